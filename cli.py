@@ -1,0 +1,191 @@
+"""faultsynth command line: a thin typer layer over the library.
+
+Run ``python cli.py --help``. Bad input prints one clear line on stderr and
+exits with status 2; no traceback. Heavy imports (TensorFlow) happen only
+inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import tomllib
+from pathlib import Path
+from typing import Optional
+
+import functools
+
+import typer
+
+from errors import FaultsynthError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Synthetic machine-fault data, unsupervised detectors and microcontroller export.")
+
+#: Commands defined in the library's command modules: name -> "module:function".
+COMMANDS = {
+    "info": "datasets.commands:info",
+    "inject": "datasets.commands:inject",
+    "mix": "datasets.commands:mix",
+    "train": "pipeline.commands:train",
+    "evaluate": "pipeline.commands:evaluate",
+    "experiment": "pipeline.commands:experiment",
+    "export": "pipeline.device_commands:export",
+    "firmware": "pipeline.device_commands:firmware",
+}
+
+#: synth keys accepted in a --config TOML file (besides the [params] table).
+CONFIG_KEYS = {"machine", "faults", "severities", "count", "duration", "sample_rate", "seed", "out",
+               "workers", "rpm", "bearing", "machine_id", "snr_db", "sensor", "params"}
+
+
+def _load_config(path: Path) -> dict:
+    """Read a synth TOML config; a clear error if it is unreadable or has unknown keys."""
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise FaultsynthError(f"config file {path} not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise FaultsynthError(f"config file {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - CONFIG_KEYS)
+    if unknown:
+        raise FaultsynthError(f"config file {path}: unknown keys {unknown}; expected some of {sorted(CONFIG_KEYS)}")
+    if "params" in data and not isinstance(data["params"], dict):
+        raise FaultsynthError(f"config file {path}: [params] must be a table of physical parameters")
+    return data
+
+
+def _print_machine_list() -> None:
+    """Print machines x fault types and their physical parameters."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from generators.registry import COMMON_PARAMETERS, get_machine, machine_names
+    from generators.sensors import SENSORS
+
+    console = Console()
+    for name in machine_names():
+        machine = get_machine(name)
+        table = Table(title=f"{name} ({machine.kind}, default {machine.default_sample_rate} Hz)",
+                      show_lines=False, title_justify="left")
+        table.add_column("fault")
+        table.add_column("mechanism")
+        table.add_column("severity -> physical parameters")
+        for fault in machine.faults.values():
+            table.add_row(fault.name + (" *" if fault.time_localised else ""), fault.description,
+                          "\n".join(fault.parameters))
+        console.print(table)
+        params = ", ".join(machine.parameters)
+        console.print(f"  parameters ({name}): {params}\n")
+    console.print("common parameters: " + "; ".join(f"{k}: {v}" for k, v in COMMON_PARAMETERS.items()))
+    console.print("sensors: " + "; ".join(f"{k}: {v}" for k, v in SENSORS.items()))
+    console.print("* time-localised: events.csv records each occurrence")
+
+
+def synth(
+    machine: Optional[str] = typer.Option(None, help="Machine: bearing, gearbox, fan, pump, valve, slider, "
+                                                     "toycar, toyconveyor (see --list)."),
+    faults: Optional[str] = typer.Option(None, help="Comma list of fault types (normal clips are always "
+                                                    "included); default: all of the machine's faults."),
+    severities: Optional[str] = typer.Option(None, help="Comma list of levels in [0,1], or a range lo:hi "
+                                                        "drawn per clip. Default 0.25,0.5,1."),
+    count: Optional[int] = typer.Option(None, help="Clips per class (default 10)."),
+    duration: Optional[float] = typer.Option(None, help="Clip length in seconds (default 10)."),
+    sample_rate: Optional[int] = typer.Option(None, help="Sample rate in Hz (default: the machine's)."),
+    seed: Optional[int] = typer.Option(None, help="Root seed (default 0)."),
+    out: Optional[Path] = typer.Option(None, help="Output dataset folder."),
+    workers: Optional[int] = typer.Option(None, help="Parallel processes (output is identical for any)."),
+    config: Optional[Path] = typer.Option(None, help="TOML file with the same keys plus a [params] table "
+                                                     "of machine parameters."),
+    rpm: Optional[str] = typer.Option(None, help="Shaft speed in rpm: a value or a range lo:hi."),
+    bearing: Optional[str] = typer.Option(None, help="Bearing preset, e.g. 6205, 6203."),
+    snr_db: Optional[str] = typer.Option(None, "--snr-db", help="Background-noise SNR in dB: value or lo:hi."),
+    sensor: Optional[str] = typer.Option(None, help="Sensor model, e.g. ideal, adxl355, iis3dwb, mp34dt05."),
+    machine_id: Optional[str] = typer.Option(None, help="Machine id in file names (default id_00)."),
+    list_machines: bool = typer.Option(False, "--list", help="Print machines x fault types and parameters."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Synthesise a labelled dataset (DCASE layout + manifest.csv + dataset.json)."""
+    from datasets.synth import SynthConfig, parse_severities, parse_value_or_range, synthesize
+    from generators.registry import get_machine
+
+    if list_machines:
+        _print_machine_list()
+        return
+    cfg = _load_config(config) if config else {}
+    pick = lambda flag, key, default=None: flag if flag is not None else cfg.get(key, default)  # noqa: E731
+    machine_name = pick(machine, "machine")
+    if machine_name is None:
+        raise FaultsynthError("no machine given: expected --machine NAME (see --list)")
+    fault_text = pick(faults, "faults")
+    if fault_text is None:
+        fault_list = tuple(get_machine(machine_name).faults)
+    elif isinstance(fault_text, str):
+        fault_list = tuple(f.strip() for f in fault_text.split(",") if f.strip())
+    else:
+        fault_list = tuple(fault_text)
+    sev = pick(severities, "severities", "0.25,0.5,1")
+    levels, sev_range = (parse_severities(sev) if isinstance(sev, str)
+                         else (tuple(float(s) for s in sev), None))
+    fixed = dict(cfg.get("params", {}))
+    for key, flag in (("rpm", rpm), ("snr_db", snr_db)):
+        value = pick(flag, key)
+        if value is not None:
+            fixed[key] = parse_value_or_range(key, value)
+    for key, flag in (("bearing", bearing), ("sensor", sensor)):
+        value = pick(flag, key)
+        if value is not None:
+            fixed[key] = str(value)
+    out_dir = pick(out, "out")
+    if out_dir is None:
+        raise FaultsynthError("no output folder given: expected --out DIR")
+    synth_config = SynthConfig(machine=machine_name, faults=fault_list, severities=levels,
+                               severity_range=sev_range, count=pick(count, "count", 10),
+                               duration_s=float(pick(duration, "duration", 10.0)),
+                               sample_rate=pick(sample_rate, "sample_rate"), seed=pick(seed, "seed", 0),
+                               machine_id=pick(machine_id, "machine_id", "id_00"), fixed=fixed)
+    records = synthesize(synth_config, Path(out_dir), workers=pick(workers, "workers", 1), progress=not quiet)
+    n_anomaly = sum(r.label == "anomaly" for r in records)
+    typer.echo(f"wrote {len(records)} clips ({len(records) - n_anomaly} normal, {n_anomaly} anomaly) "
+               f"to {out_dir}")
+
+
+def _friendly(command):
+    """Wrap a command so that bad input prints one line on stderr and exits 2, with no traceback."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except FaultsynthError as exc:
+            typer.secho(f"error: {exc}", err=True, fg="red")
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            typer.secho("interrupted: run the same command again to resume", err=True)
+            raise typer.Exit(130) from None
+    return wrapper
+
+
+def _register() -> None:
+    """Attach every command: synth here, the others from the library's command modules."""
+    app.command("synth")(_friendly(synth))
+    for name, target in COMMANDS.items():
+        module_name, function = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        if hasattr(module, function):
+            app.command(name)(_friendly(getattr(module, function)))
+
+
+def main() -> None:
+    """Run the CLI (exit status 0 ok, 2 bad input, 130 interrupted)."""
+    _register()
+    app(prog_name="faultsynth")
+
+
+if __name__ == "__main__":
+    main()

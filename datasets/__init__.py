@@ -1,0 +1,1 @@
+"""Clip records, manifests, dataset writing, real-dataset loaders and blending."""

@@ -1,0 +1,362 @@
+"""Synthesise a labelled dataset: plan the clips, render them in parallel, write atomically, resume.
+
+A clip is a pure function of (config, root seed, clip index): its seed comes
+from ``numpy.random.SeedSequence(seed, spawn_key=(index,))``, so output is
+byte-identical whatever the number of workers, and a run that was killed
+resumes where it stopped (finished clips are journalled; ``manifest.csv`` is
+written last, so its presence means the dataset is complete).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import multiprocessing
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import numpy as np
+
+from datasets.atomic import write_text_atomic
+from datasets.manifest import MANIFEST_NAME, write_events, write_manifest
+from datasets.records import ClipRecord
+from datasets.wav import write_wav
+from errors import FaultsynthError
+from generators.base import check_severity
+from generators.registry import check_fault, get_machine, render_clip, sample_clip_params
+
+VERSION = "0.1.0"
+DATASET_JSON = "dataset.json"
+JOURNAL = ".synth-journal.jsonl"
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """What to synthesise; validated on construction.
+
+    Parameters
+    ----------
+    machine : str
+        Machine name (see ``generators.registry.machine_names``).
+    faults : tuple of str
+        Fault types of the anomaly clips; empty for a normal-only dataset.
+    severities : tuple of float
+        Severity levels in [0, 1]; each fault gets ``count`` clips per level.
+    severity_range : (float, float) or None
+        Instead of levels: each anomaly clip draws its severity uniformly in this range.
+    count : int
+        Clips per class: ``count`` normal training clips, ``count`` normal test
+        clips and ``count`` test clips per (fault, severity level).
+    duration_s : float
+        Clip length, seconds.
+    sample_rate : int or None
+        Hz; None = the machine's default.
+    seed : int
+        Root seed.
+    machine_id : str
+        DCASE machine id written in file names, e.g. ``"id_00"``.
+    fixed : dict
+        Fixed physical parameters (value or [low, high]), e.g. ``{"rpm": 1797, "bearing": "6205"}``.
+    """
+
+    machine: str
+    faults: tuple[str, ...] = ()
+    severities: tuple[float, ...] = (0.25, 0.5, 1.0)
+    severity_range: tuple[float, float] | None = None
+    count: int = 10
+    duration_s: float = 10.0
+    sample_rate: int | None = None
+    seed: int = 0
+    machine_id: str = "id_00"
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        machine = get_machine(self.machine)
+        for fault in self.faults:
+            if fault == "none":
+                raise FaultsynthError("'none' is not a fault: normal clips are always included")
+            check_fault(machine, fault)
+        if len(set(self.faults)) != len(self.faults):
+            raise FaultsynthError(f"faults listed twice: {', '.join(self.faults)}")
+        if self.severity_range is not None:
+            lo, hi = (check_severity(s) for s in self.severity_range)
+            if lo > hi:
+                raise FaultsynthError(f"severity range must be low:high with low <= high, got {lo}:{hi}")
+        elif self.faults and not self.severities:
+            raise FaultsynthError("no severities given: expected a comma list such as 0.25,0.5,1 or a range lo:hi")
+        for s in self.severities:
+            check_severity(s)
+        if not (isinstance(self.count, int) and self.count >= 1):
+            raise FaultsynthError(f"count must be a whole number >= 1, got {self.count!r}")
+        if not (math.isfinite(self.duration_s) and self.duration_s > 0):
+            raise FaultsynthError(f"duration must be a positive number of seconds, got {self.duration_s!r}")
+        if self.sample_rate is not None and not (isinstance(self.sample_rate, int) and self.sample_rate > 0):
+            raise FaultsynthError(f"sample rate must be a positive whole number of Hz, got {self.sample_rate!r}")
+        if not (isinstance(self.seed, int) and self.seed >= 0):
+            raise FaultsynthError(f"seed must be a whole number >= 0, got {self.seed!r}")
+        if not (self.machine_id.startswith("id_") and self.machine_id[3:].isdigit()):
+            raise FaultsynthError(f"machine id must look like id_00, got {self.machine_id!r}")
+
+    @property
+    def rate(self) -> int:
+        """Sample rate actually used (Hz)."""
+        return self.sample_rate or get_machine(self.machine).default_sample_rate
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable form (recorded in dataset.json)."""
+        d = asdict(self)
+        d["faults"] = list(self.faults)
+        d["severities"] = list(self.severities)
+        d["severity_range"] = list(self.severity_range) if self.severity_range else None
+        d["sample_rate"] = self.rate
+        d["fixed"] = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in sorted(self.fixed.items())}
+        return d
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    """One clip to render: its place in the dataset and its class."""
+
+    index: int
+    path: str
+    split: str
+    label: str
+    fault: str
+    severity: float | None  # None: draw from the config's severity range
+
+
+def plan_clips(config: SynthConfig) -> list[ClipPlan]:
+    """Every clip of the dataset, in index order (train normals, test normals, test anomalies)."""
+    classes: list[tuple[str, str, str, float | None]] = [("train", "normal", "none", 0.0),
+                                                          ("test", "normal", "none", 0.0)]
+    for fault in config.faults:
+        levels = [None] if config.severity_range is not None else list(config.severities)
+        classes += [("test", "anomaly", fault, level) for level in levels]
+    plans, counters = [], {}
+    for split, label, fault, severity in classes:
+        for _ in range(config.count):
+            n = counters.get((split, label), 0)
+            counters[(split, label)] = n + 1
+            path = f"{config.machine}/{split}/{label}_{config.machine_id}_{n:08d}.wav"
+            plans.append(ClipPlan(len(plans), path, split, label, fault, severity))
+    return plans
+
+
+def clip_seed(root_seed: int, index: int) -> int:
+    """Per-clip seed (a 63-bit integer) derived from the root seed and the clip index."""
+    state = np.random.SeedSequence(root_seed, spawn_key=(index,)).generate_state(2, np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1]))
+
+
+def _severity(config: SynthConfig, plan: ClipPlan, seed: int) -> float:
+    if plan.severity is not None:
+        return plan.severity
+    lo, hi = config.severity_range
+    u = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,))).random()
+    return float(lo + u * (hi - lo))
+
+
+def _subtype(kind: str) -> str:
+    """WAV encoding: 32-bit float keeps vibration in g; 16-bit PCM for sound, as the public datasets."""
+    return "FLOAT" if kind == "vibration" else "PCM_16"
+
+
+def render_and_write(config: SynthConfig, plan: ClipPlan, root: str) -> dict:
+    """Render clip ``plan`` and write it atomically under ``root``; return its journal entry."""
+    seed = clip_seed(config.seed, plan.index)
+    machine = get_machine(config.machine)
+    rendered = render_clip(config.machine, fault=plan.fault, severity=_severity(config, plan, seed),
+                           duration_s=config.duration_s, sample_rate=config.rate, seed=seed,
+                           fixed=config.fixed)
+    signal = rendered.signal
+    if not np.all(np.isfinite(signal)):
+        raise FaultsynthError(f"{plan.path}: the generator produced non-finite samples (a bug: please report)")
+    params = dict(rendered.params)
+    params["units"] = "g" if machine.kind == "vibration" else "full_scale"
+    if machine.kind == "audio":
+        params["clipped_fraction"] = float(np.mean(np.abs(signal) >= 1.0))
+    digest = write_wav(Path(root) / plan.path, signal, config.rate, subtype=_subtype(machine.kind))
+    record = ClipRecord(path=plan.path, split=plan.split, machine=config.machine, machine_id=config.machine_id,
+                        label=plan.label, fault=plan.fault, severity=float(params["severity"]),
+                        source="synthetic", seed=seed, sample_rate=config.rate,
+                        duration_s=signal.size / config.rate, channels=1, params=params, sha256=digest)
+    events = [[plan.path, e.onset_s, e.offset_s, e.fault] for e in rendered.events]
+    return {"index": plan.index, "record": record.manifest_row(), "events": events}
+
+
+def preflight(config: SynthConfig) -> None:
+    """Render a short piece of every class so bad parameters fail before anything is written."""
+    machine = get_machine(config.machine)
+    probes = [("none", 0.0)] + [(f, max(config.severity_range or config.severities)) for f in config.faults]
+    for i, (fault, severity) in enumerate(probes):
+        rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(2**31 - 1, i)))
+        params = sample_clip_params(machine, rng, fault=fault, severity=severity, fixed=config.fixed)
+        params.update(sample_rate=config.rate, duration_s=min(config.duration_s, 0.25))
+        machine.render(params, duration_s=params["duration_s"], sample_rate=config.rate, rng=rng)
+
+
+def _read_journal(path: Path) -> dict[int, dict]:
+    """Finished clips from the journal; a torn last line (killed mid-write) is ignored."""
+    done = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            done[entry["index"]] = entry
+    return done
+
+
+def _check_or_start(root: Path, config: SynthConfig) -> None:
+    """Record the config in dataset.json, or check that an existing one matches (resume)."""
+    meta = {"generator": "faultsynth", "version": VERSION, "config": config.to_dict(), "seed": config.seed}
+    text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
+    existing = root / DATASET_JSON
+    if existing.exists():
+        if existing.read_text(encoding="utf-8") != text:
+            raise FaultsynthError(f"{root} holds a dataset made with another configuration: "
+                                  "choose a new --out, or delete that folder to start again")
+        return
+    if root.exists() and any(root.iterdir()):
+        raise FaultsynthError(f"{root} exists and is not a faultsynth dataset of this configuration: "
+                              "expected an empty or new folder")
+    write_text_atomic(existing, text)
+
+
+def synthesize(config: SynthConfig, out_dir: str | Path, *, workers: int = 1,
+               progress: Callable[[int, int], None] | bool = True) -> list[ClipRecord]:
+    """Write the dataset of ``config`` to ``out_dir`` (resuming a previous run there).
+
+    Parameters
+    ----------
+    config : SynthConfig
+    out_dir : str or Path
+        Dataset root; created. A folder left by an interrupted run of the same
+        config is completed; any other non-empty folder is refused.
+    workers : int
+        Processes rendering in parallel (output does not depend on it).
+    progress : bool or callable
+        True for a rich progress bar, False for none, or ``f(done, total)``.
+
+    Returns
+    -------
+    list of ClipRecord
+        One per clip, sorted by path.
+    """
+    if not (isinstance(workers, int) and workers >= 1):
+        raise FaultsynthError(f"workers must be a whole number >= 1, got {workers!r}")
+    preflight(config)
+    root = Path(out_dir)
+    created = not root.exists()
+    _check_or_start(root, config)
+    try:
+        return _synthesize_into(config, root, workers, progress)
+    except FaultsynthError:
+        if created and not (root / JOURNAL).exists():
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _synthesize_into(config: SynthConfig, root: Path, workers: int, progress) -> list[ClipRecord]:
+    plans = plan_clips(config)
+    journal_path = root / JOURNAL
+    done = _read_journal(journal_path)
+    todo = [p for p in plans if p.index not in done or not (root / p.path).exists()]
+    with contextlib.ExitStack() as stack:
+        # The pool forks before the progress bar starts its refresh thread.
+        pool = None
+        if workers > 1 and len(todo) > 1:
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers,
+                                                           mp_context=multiprocessing.get_context("fork")))
+        advance = stack.enter_context(_progress(progress, len(plans), len(plans) - len(todo)))
+        journal = stack.enter_context(journal_path.open("a", encoding="utf-8"))
+        for entry in _run(config, todo, str(root), pool, workers):
+            journal.write(json.dumps(entry, sort_keys=True) + "\n")
+            journal.flush()
+            done[entry["index"]] = entry
+            advance()
+    entries = [done[p.index] for p in plans]
+    records = [ClipRecord.from_manifest_row(e["record"], root=root) for e in entries]
+    events = [tuple(ev) for e in entries for ev in e["events"]]
+    if events or any(get_machine(config.machine).faults[f].time_localised for f in config.faults):
+        write_events(root, events)
+    write_manifest(root, records)
+    journal_path.unlink()
+    return sorted(records, key=lambda r: r.path)
+
+
+def _run(config: SynthConfig, plans: list[ClipPlan], root: str,
+         pool: ProcessPoolExecutor | None, workers: int) -> Iterator[dict]:
+    """Render and write ``plans`` (in ``pool`` if given); yield journal entries in index order."""
+    if pool is None:
+        for plan in plans:
+            yield render_and_write(config, plan, root)
+        return
+    chunk = max(1, min(8, len(plans) // (4 * workers)))
+    yield from pool.map(render_and_write, [config] * len(plans), plans, [root] * len(plans), chunksize=chunk)
+
+
+class _progress:
+    """Context manager giving an ``advance()`` callable: rich bar, callback or nothing."""
+
+    def __init__(self, progress, total: int, completed: int) -> None:
+        self.progress, self.total, self.completed, self.bar = progress, total, completed, None
+
+    def __enter__(self) -> Callable[[], None]:
+        if self.progress is True:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeRemainingColumn)
+            self.bar = Progress(TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                transient=False)
+            self.bar.start()
+            task = self.bar.add_task("synth", total=self.total, completed=self.completed)
+            return lambda: self.bar.advance(task)
+        if callable(self.progress):
+            state = {"n": self.completed}
+
+            def advance() -> None:
+                state["n"] += 1
+                self.progress(state["n"], self.total)
+            return advance
+        return lambda: None
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def parse_severities(text: str) -> tuple[tuple[float, ...], tuple[float, float] | None]:
+    """Parse ``--severities``: a comma list (levels) or ``lo:hi`` (a range).
+
+    Returns
+    -------
+    (levels, range)
+        One of the two is empty / None.
+    """
+    try:
+        if ":" in text:
+            lo, hi = (float(v) for v in text.split(":"))
+            return (), (lo, hi)
+        return tuple(float(v) for v in text.split(",") if v.strip()), None
+    except ValueError:
+        raise FaultsynthError(f"severities: expected a comma list such as 0.25,0.5,1 or a range lo:hi, "
+                              f"got {text!r}") from None
+
+
+def parse_value_or_range(name: str, text: str | float | Iterable) -> float | tuple[float, float]:
+    """Parse a physical parameter given as ``value`` or ``lo:hi`` (CLI) or [lo, hi] (TOML)."""
+    try:
+        if isinstance(text, str) and ":" in text:
+            lo, hi = (float(v) for v in text.split(":"))
+            return (lo, hi)
+        if isinstance(text, (list, tuple)):
+            lo, hi = (float(v) for v in text)
+            return (lo, hi)
+        return float(text)
+    except (TypeError, ValueError):
+        raise FaultsynthError(f"{name}: expected a number or a range lo:hi, got {text!r}") from None

@@ -1,0 +1,54 @@
+"""Deterministic, atomic WAV writing.
+
+libsndfile stamps float WAV files with a PEAK chunk holding the time of
+writing, so the same samples written twice differ in bytes. Float WAVs are
+therefore written with ``scipy.io.wavfile`` (no such chunk) and 16-bit PCM with
+soundfile; either way the same samples give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import scipy.io.wavfile
+import soundfile as sf
+
+from datasets.atomic import atomic_path
+from errors import FaultsynthError
+
+SUBTYPES = ("PCM_16", "FLOAT")
+
+
+def write_wav(path: str | Path, signal: np.ndarray, sample_rate: int, *, subtype: str = "PCM_16") -> str:
+    """Write ``signal`` to ``path`` atomically and return the file's sha256.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination .wav file (its folder is created).
+    signal : ndarray, shape (n_samples,) or (n_samples, channels)
+        Samples; full scale is +/-1 for PCM_16 (values beyond are clipped).
+    sample_rate : int
+        Hz.
+    subtype : {"PCM_16", "FLOAT"}
+        16-bit integer or 32-bit float samples.
+
+    Returns
+    -------
+    str
+        Hex sha256 of the written file.
+    """
+    if subtype not in SUBTYPES:
+        raise FaultsynthError(f"WAV subtype must be one of {SUBTYPES}, got {subtype!r}")
+    signal = np.asarray(signal)
+    if not np.all(np.isfinite(signal)):
+        raise FaultsynthError(f"{path}: refusing to write NaN or infinite samples")
+    with atomic_path(path) as tmp:
+        if subtype == "FLOAT":
+            scipy.io.wavfile.write(tmp, int(sample_rate), signal.astype(np.float32))
+        else:
+            sf.write(tmp, signal, int(sample_rate), subtype="PCM_16", format="WAV")
+        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    return digest

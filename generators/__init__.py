@@ -1,0 +1,1 @@
+"""Physics-inspired generators of normal and faulty machine signals."""

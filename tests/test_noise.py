@@ -1,0 +1,45 @@
+"""Background noise: spectral slope of each colour and SNR scaling."""
+
+import numpy as np
+import pytest
+from scipy.signal import welch
+
+from errors import FaultsynthError
+from generators.noise import colored_noise, measured_snr_db, rms, scale_to_snr
+from generators.registry import render_clip
+
+
+@pytest.mark.parametrize("color,slope_db_per_decade", [("white", 0.0), ("pink", -10.0), ("brown", -20.0)])
+def test_noise_colour_has_its_spectral_slope(color, slope_db_per_decade):
+    fs = 16000
+    x = colored_noise(np.random.default_rng(1), 20 * fs, color)
+    assert rms(x) == pytest.approx(1.0)
+    f, p = welch(x, fs=fs, nperseg=4096)
+    band = (f >= 50) & (f <= 5000)
+    slope = np.polyfit(np.log10(f[band]), 10 * np.log10(p[band]), 1)[0]
+    assert slope == pytest.approx(slope_db_per_decade, abs=1.5)
+
+
+@pytest.mark.parametrize("snr_db", [-6.0, 0.0, 6.0, 20.0])
+def test_scale_to_snr_gives_requested_snr(snr_db):
+    rng = np.random.default_rng(2)
+    signal = np.sin(2 * np.pi * 50 * np.arange(16000) / 16000)
+    noise = scale_to_snr(signal, rng.standard_normal(16000) * 7.0, snr_db)
+    assert measured_snr_db(signal, noise) == pytest.approx(snr_db, abs=1e-9)
+
+
+@pytest.mark.parametrize("machine,fault", [("bearing", "outer_race"), ("fan", "clogging")])
+@pytest.mark.parametrize("snr_db", [0.0, 12.5])
+def test_rendered_clip_snr_matches_request(machine, fault, snr_db):
+    clip = render_clip(machine, fault=fault, severity=0.7, duration_s=1.0, sample_rate=16000, seed=3,
+                       fixed={"snr_db": snr_db})
+    measured = measured_snr_db(clip.machine + clip.fault, clip.noise)
+    assert abs(measured - snr_db) < 0.5
+    assert clip.params["snr_db"] == snr_db
+
+
+def test_unknown_colour_and_silent_noise_are_refused():
+    with pytest.raises(FaultsynthError, match="expected one of"):
+        colored_noise(np.random.default_rng(0), 100, "purple")
+    with pytest.raises(FaultsynthError, match="silent"):
+        scale_to_snr(np.ones(10), np.zeros(10), 0.0)
