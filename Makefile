@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv toolchain clean
+.PHONY: demo test venv toolchain bench-deps bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ demo: $(STAMP) toolchain
 
 test: $(STAMP) toolchain
 	$(PY) -m pytest
+
+# Comparison packages for bench/: TimeSynth's own pins do not install on current Python, so its
+# dependencies are installed at current versions.
+bench-deps: $(STAMP)
+	$(PY) -m pip install --quiet --no-deps timesynth
+	$(PY) -m pip install --quiet symengine jitcdde
+
+bench: bench-deps toolchain
+	for script in bench/bench_*.py bench/mimii_fan_quality.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) demo_out

@@ -1,0 +1,209 @@
+"""Typer command functions of the datasets area: ``info``, ``inject`` and ``mix``.
+
+cli.py registers them. Each is a thin layer over datasets.info and
+datasets.blend; bad input raises FaultsynthError (printed by cli.main, exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from errors import FaultsynthError
+
+
+def info(
+    path: Path = typer.Argument(..., help="Dataset folder (any supported layout) or a .wav/.mat file."),
+    json_output: bool = typer.Option(False, "--json", help="Print exactly one JSON object."),
+    layout: str = typer.Option("auto", help="auto, mimii, toyadmos, dcase2020, dcase2021, cwru, faultsynth, wav."),
+    quick: bool = typer.Option(False, help="Headers only: do not decode samples or recompute checksums."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="List unreadable files as skipped, not as errors."),
+) -> None:
+    """Summarise a dataset (counts, durations, rates, channels) and validate it; exit 1 if errors were found."""
+    from datasets.info import dataset_info
+
+    summary = dataset_info(path, layout=layout, read_audio=not quick, skip_bad=skip_bad)
+    if json_output:
+        typer.echo(json.dumps(summary, sort_keys=True))
+    else:
+        _print_info(summary)
+    if summary["errors"]:
+        typer.secho(f"{len(summary['errors'])} error(s) found in {path}", err=True, fg="red")
+        raise typer.Exit(1)
+
+
+def _print_info(summary: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"{summary['path']} ({summary['layout']})", title_justify="left")
+    for column in ("machine", "clips", "normal", "anomaly", "ids"):
+        table.add_column(column, justify="left" if column in ("machine", "ids") else "right")
+    for machine, entry in summary["machines"].items():
+        table.add_row(machine, str(entry["clips"]), str(entry["labels"].get("normal", 0)),
+                      str(entry["labels"].get("anomaly", 0)), ", ".join(entry["ids"]))
+    console.print(table)
+    d = summary["duration_s"]
+    lines = [
+        f"clips: {summary['clips']}  labels: {_counts(summary['labels'])}  splits: {_counts(summary['splits'])}",
+        f"faults: {_counts(summary['faults'])}",
+        f"severities: {_counts(summary['severities'])}  sources: {_counts(summary['sources'])}",
+        f"duration: {d['total']:.1f} s in total, {d['min']:.3f}..{d['max']:.3f} s per clip",
+        f"sample rates (Hz): {', '.join(map(str, summary['sample_rates']))}  "
+        f"channels: {', '.join(map(str, summary['channels']))}",
+    ]
+    for line in lines:
+        console.print(line, highlight=False)
+    _print_problems(console, "skipped", summary["skipped"])
+    _print_problems(console, "errors", summary["errors"])
+    if not summary["errors"]:
+        console.print("no errors found", style="green")
+
+
+def _print_problems(console, title: str, problems: list[str]) -> None:
+    if problems:
+        console.print(f"{title} ({len(problems)}):", style="red" if title == "errors" else "yellow")
+        for problem in problems:
+            console.print(f"  {problem}", highlight=False, markup=False)
+
+
+def _counts(counts: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "-"
+
+
+def inject(
+    input: Path = typer.Option(..., "--input", help="Real normal recordings: a .wav/.mat file, a folder or any "
+                                                    "dataset the loaders read (its normal clips are used)."),
+    machine: str = typer.Option(..., help="Generator of the fault components, e.g. bearing, gearbox, fan."),
+    faults: str = typer.Option(..., help="Comma list of fault types."),
+    severities: str = typer.Option("0.25,0.5,1", help="Comma list of severity levels in [0,1]."),
+    count: int = typer.Option(10, help="Normal training clips, normal test clips, and anomaly clips per "
+                                       "(fault, severity)."),
+    duration: float = typer.Option(10.0, help="Clip length in seconds."),
+    seed: int = typer.Option(0, help="Root seed."),
+    out: Path = typer.Option(..., help="Output dataset folder (new or empty)."),
+    rpm: Optional[str] = typer.Option(None, help="Known shaft speed in rpm (value or lo:hi)."),
+    bearing: Optional[str] = typer.Option(None, help="Bearing preset, e.g. 6205."),
+    param: Optional[list[str]] = typer.Option(None, help="Other known machine parameter NAME=VALUE (or lo:hi), "
+                                                         "repeatable, e.g. --param gear_teeth=48."),
+    workers: int = typer.Option(1, help="Parallel processes (output is identical for any)."),
+    channel: str = typer.Option("0", help="Channel of multi-channel recordings: index, 'mean', or a CWRU name "
+                                          "(DE, FE, BA)."),
+    layout: str = typer.Option("auto", help="Layout of --input (auto detects)."),
+    sample_rate: Optional[int] = typer.Option(None, help="Resample the recordings to this rate (Hz)."),
+    fault_scale: str = typer.Option("machine", help="machine: fault keeps the generator's fault-to-machine "
+                                                    "ratio relative to the segment RMS; absolute: gain 1 "
+                                                    "(recordings in g)."),
+    machine_id: str = typer.Option("id_00", help="Machine id in file names."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable recordings and list them."),
+) -> None:
+    """Inject synthetic faults into real normal recordings (writes a dataset; source 'mixed')."""
+    from datasets.blend import InjectConfig
+    from datasets.blend import inject as run_inject
+    from datasets.synth import parse_value_or_range
+
+    fixed = _parse_params(param or [])
+    if rpm is not None:
+        fixed["rpm"] = parse_value_or_range("rpm", rpm)
+    if bearing is not None:
+        fixed["bearing"] = bearing
+    config = InjectConfig(machine=machine, faults=_split(faults), severities=_floats("severities", severities),
+                          count=count, duration_s=duration, seed=seed, fixed=fixed, channel=_channel(channel),
+                          sample_rate=sample_rate, machine_id=machine_id, fault_scale=fault_scale)
+    bad: list | None = [] if skip_bad else None
+    records = run_inject(input, config, out, layout=layout, workers=workers, bad=bad)
+    n_anomaly = sum(r.label == "anomaly" for r in records)
+    typer.echo(f"wrote {len(records)} clips ({len(records) - n_anomaly} real normal, {n_anomaly} injected) to {out}")
+    _report_skipped(bad)
+
+
+def mix(
+    input: Optional[Path] = typer.Option(None, "--input", help="Synthetic dataset to add real noise to."),
+    noise: Optional[Path] = typer.Option(None, help="Real background recordings (any layout; normal clips)."),
+    snrs: str = typer.Option("6,0,-6", help="Comma list of SNRs in dB (one output clip per input clip and SNR)."),
+    real: Optional[Path] = typer.Option(None, help="Mixed training set: real dataset (normal clips used)."),
+    synthetic: Optional[Path] = typer.Option(None, help="Mixed training set: synthetic dataset."),
+    real_fraction: Optional[float] = typer.Option(None, help="Mixed training set: fraction of real clips (0..1)."),
+    count: int = typer.Option(100, help="Mixed training set: number of clips."),
+    out: Path = typer.Option(..., help="Output dataset folder (new or empty)."),
+    seed: int = typer.Option(0, help="Root seed."),
+    layout: str = typer.Option("auto", help="Layout of --noise or --real (auto detects)."),
+    channel: str = typer.Option("0", help="Channel of multi-channel noise/real recordings: index or 'mean'."),
+    sample_rate: Optional[int] = typer.Option(None, help="Mixed training set: resample every clip to this rate."),
+    machine_id: str = typer.Option("id_00", help="Mixed training set: machine id in file names."),
+    workers: int = typer.Option(1, help="Parallel processes (output is identical for any)."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable files and list them."),
+) -> None:
+    """Add real noise to synthetic clips at SNRs, or build a mixed training set of real and synthetic clips.
+
+    Noise: --input SYNTH --noise PATH --snrs 6,0,-6. Mixed training set: --real DIR --synthetic DIR
+    --real-fraction F --count N (normal clips are copied, float32 WAV).
+    """
+    from datasets.blend import mix_noise, write_mixed_training_set
+
+    noise_mode = input is not None or noise is not None
+    set_mode = real is not None or synthetic is not None or real_fraction is not None
+    if noise_mode == set_mode:
+        raise FaultsynthError("expected either --input SYNTH --noise PATH [--snrs 6,0,-6] (noise mixing) or "
+                              "--real DIR --synthetic DIR --real-fraction F (mixed training set)")
+    bad: list | None = [] if skip_bad else None
+    if noise_mode:
+        if input is None or noise is None:
+            raise FaultsynthError("noise mixing needs both --input SYNTH_DATASET and --noise PATH")
+        records = mix_noise(input, noise, out, snrs_db=_floats("snrs", snrs), seed=seed, noise_layout=layout,
+                            noise_channel=_channel(channel), workers=workers, bad=bad)
+        typer.echo(f"wrote {len(records)} clips to {out}")
+    else:
+        if real is None or synthetic is None or real_fraction is None:
+            raise FaultsynthError("a mixed training set needs --real DIR, --synthetic DIR and --real-fraction F")
+        records = write_mixed_training_set(real, synthetic, out, real_fraction=real_fraction, n_clips=count,
+                                           seed=seed, real_layout=layout, channel=_channel(channel),
+                                           sample_rate=sample_rate, machine_id=machine_id, workers=workers,
+                                           bad=bad)
+        n_real = sum(r.source == "real" for r in records)
+        typer.echo(f"wrote {len(records)} training clips ({n_real} real, {len(records) - n_real} synthetic) "
+                   f"to {out}")
+    _report_skipped(bad)
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def _floats(name: str, text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(t) for t in _split(text))
+    except ValueError:
+        raise FaultsynthError(f"{name}: expected a comma list of numbers, got {text!r}") from None
+
+
+def _channel(text: str):
+    """'3' -> 3; 'mean' and channel names stay strings."""
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _parse_params(items: list[str]) -> dict:
+    from datasets.synth import parse_value_or_range
+
+    fixed: dict = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise FaultsynthError(f"--param {item!r}: expected NAME=VALUE, e.g. gear_teeth=48")
+        name, value = name.strip(), value.strip()
+        try:
+            fixed[name] = parse_value_or_range(name, value)
+        except FaultsynthError:
+            fixed[name] = value  # a preset name, e.g. bearing=6205
+    return fixed
+
+
+def _report_skipped(bad: list | None) -> None:
+    if bad:
+        typer.echo(f"skipped {len(bad)} unreadable file(s):")
+        for _, message in bad:
+            typer.echo(f"  {message}")

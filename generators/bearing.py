@@ -1,0 +1,241 @@
+"""Rolling-element bearing: kinematic frequencies, healthy noise and bearing faults.
+
+Geometry (number of rolling elements n, ball diameter d, pitch diameter D,
+contact angle a) gives, as multiples of the shaft rate f_r (outer ring fixed):
+
+- FTF  = f_r/2 * (1 - d/D cos a)            (cage)
+- BPFO = n f_r/2 * (1 - d/D cos a)          (ball pass, outer race)
+- BPFI = n f_r/2 * (1 + d/D cos a)          (ball pass, inner race)
+- BSF  = D f_r/(2d) * (1 - (d/D cos a)^2)   (ball spin)
+
+Localised faults are trains of impacts (one per rolling element passing the
+defect) that ring the structure's resonances; each impact time jitters by
+``slip_pct`` percent of its period. Amplitudes follow the load zone: inner race
+defects are modulated at the shaft rate (the defect turns with the shaft), ball
+defects at the cage rate (the ball travels with the cage); an outer race defect
+is taken to sit in the middle of the load zone (like CWRU's "@6:00" faults).
+Distributed ``wear`` is broadband noise through the same resonances whose
+amplitude is modulated at the shaft rate (cyclostationary).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from errors import FaultsynthError
+from generators.base import FaultSpec, Fixed, draw
+from generators.vibration_dsp import ShaftMotion, draw_choice, draw_phases, event_revs, impulses, load_zone, ring
+
+
+@dataclass(frozen=True)
+class BearingGeometry:
+    """Rolling-element bearing geometry.
+
+    Attributes
+    ----------
+    n_balls : int
+        Number of rolling elements.
+    ball_diameter_mm, pitch_diameter_mm : float
+        Rolling element and pitch circle diameters (mm).
+    contact_angle_deg : float
+        Contact angle (degrees; 0 for deep-groove ball bearings under radial load).
+    """
+
+    n_balls: int
+    ball_diameter_mm: float
+    pitch_diameter_mm: float
+    contact_angle_deg: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.n_balls < 3:
+            raise FaultsynthError(f"n_balls must be at least 3, got {self.n_balls}")
+        if not (0 < self.ball_diameter_mm < self.pitch_diameter_mm):
+            raise FaultsynthError("expected 0 < ball_diameter_mm < pitch_diameter_mm, got "
+                                  f"{self.ball_diameter_mm} and {self.pitch_diameter_mm}")
+        if not (0 <= self.contact_angle_deg < 90):
+            raise FaultsynthError(f"contact_angle_deg must be within [0, 90), got {self.contact_angle_deg}")
+
+    def orders(self) -> dict[str, float]:
+        """Characteristic frequencies as multiples of the shaft rate: ftf, bpfo, bpfi, bsf."""
+        ratio = self.ball_diameter_mm / self.pitch_diameter_mm * np.cos(np.deg2rad(self.contact_angle_deg))
+        n = self.n_balls
+        return {"ftf": 0.5 * (1 - ratio), "bpfo": 0.5 * n * (1 - ratio), "bpfi": 0.5 * n * (1 + ratio),
+                "bsf": self.pitch_diameter_mm / (2 * self.ball_diameter_mm) * (1 - ratio ** 2)}
+
+    def frequencies_hz(self, shaft_hz: float) -> dict[str, float]:
+        """``{"ftf_hz", "bpfo_hz", "bpfi_hz", "bsf_hz"}`` at shaft rate ``shaft_hz`` (Hz)."""
+        return {f"{k}_hz": v * shaft_hz for k, v in self.orders().items()}
+
+
+#: Bearing presets: the CWRU drive-end (6205-2RS) and fan-end (6203-2RS) SKF deep-groove ball bearings.
+BEARINGS: dict[str, BearingGeometry] = {
+    "6205": BearingGeometry(n_balls=9, ball_diameter_mm=7.94, pitch_diameter_mm=39.04),
+    "6203": BearingGeometry(n_balls=8, ball_diameter_mm=6.75, pitch_diameter_mm=28.5),
+}
+
+FAULTS: dict[str, FaultSpec] = {
+    "outer_race": FaultSpec(
+        "outer_race", "spall on the outer race in the load zone: impacts at BPFO ringing the structure",
+        ("defect_mm: 0.6*severity mm defect width",
+         "impact_g: impact_g_per_mm * defect_mm * shaft_hz/30 g peak per impact")),
+    "inner_race": FaultSpec(
+        "inner_race",
+        "spall on the inner race: impacts at BPFI, amplitude-modulated at the shaft rate by the load zone",
+        ("defect_mm: 0.6*severity mm defect width",
+         "impact_g: impact_g_per_mm * defect_mm * shaft_hz/30 g peak per impact in the load zone centre")),
+    "ball": FaultSpec(
+        "ball", "spall on one rolling element: impacts at 2xBSF (alternately on both races), modulated at FTF",
+        ("defect_mm: 0.6*severity mm defect width",
+         "impact_g: impact_g_per_mm * defect_mm * shaft_hz/30 g peak per outer-race impact; "
+         "ball_inner_ratio times that on the inner race")),
+    "cage": FaultSpec(
+        "cage", "damaged cage: one knock per cage revolution (FTF) ringing the structure",
+        ("cage_impact_g: 0.5*severity*shaft_hz/30 g peak per impact",)),
+    "wear": FaultSpec(
+        "wear", "distributed wear/roughness: broadband noise through the resonances, modulated at the shaft rate",
+        ("wear_g_rms: 0.3*severity g RMS of the added cyclostationary noise",)),
+}
+
+PARAMETERS: dict[str, str] = {
+    "bearing": f"bearing preset: {', '.join(BEARINGS)} (default: drawn)",
+    "n_balls": "number of rolling elements (default: from the preset)",
+    "ball_diameter_mm": "rolling element diameter, mm (default: from the preset)",
+    "pitch_diameter_mm": "pitch circle diameter, mm (default: from the preset)",
+    "contact_angle_deg": "contact angle, degrees (default: from the preset)",
+    "slip_pct": "random jitter of each impact time, % of its period (default 1..2)",
+    "load_zone_deg": "half angle of the load zone, degrees (default 60..110)",
+    "unloaded_fraction": "impact amplitude outside the load zone relative to its centre (default 0.05..0.3)",
+    "bearing_noise_g": "RMS of the healthy bearing's broadband noise, g (default 0.005..0.03, log)",
+    "impact_g_per_mm": "peak impact acceleration per mm of defect width at 1800 rpm, g/mm (default 5..25)",
+    "impact_jitter_pct": "random impact-to-impact amplitude variation, % (default 5..25)",
+    "ball_inner_ratio": "ball fault: inner-race impact relative to outer-race impact (default 0.3..0.8)",
+    "wear_modulation": "wear: depth of the shaft-rate amplitude modulation (default 0.2..0.8)",
+    "defect_phase_rad": "angular position of the defect (and first impact), rad (default: uniform)",
+}
+
+
+def geometry_from(rng: np.random.Generator, fixed: Fixed) -> tuple[str, BearingGeometry]:
+    """Bearing preset (fixed or drawn) with any geometry values the user fixed."""
+    name = str(draw_choice_bearing(rng, fixed))
+    base = BEARINGS[name]
+    try:
+        geometry = BearingGeometry(
+            n_balls=int(fixed.get("n_balls", base.n_balls)),
+            ball_diameter_mm=float(fixed.get("ball_diameter_mm", base.ball_diameter_mm)),
+            pitch_diameter_mm=float(fixed.get("pitch_diameter_mm", base.pitch_diameter_mm)),
+            contact_angle_deg=float(fixed.get("contact_angle_deg", base.contact_angle_deg)))
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, FaultsynthError):
+            raise
+        raise FaultsynthError(f"bearing geometry: expected numbers, got {exc}") from None
+    return name, geometry
+
+
+def draw_choice_bearing(rng: np.random.Generator, fixed: Fixed) -> str:
+    """Bearing preset name; an unknown fixed name raises, listing the presets."""
+    if "bearing" in fixed and str(fixed["bearing"]) not in BEARINGS:
+        raise FaultsynthError(f"unknown bearing {fixed['bearing']!r}: expected one of {', '.join(BEARINGS)}")
+    return draw_choice(rng, fixed, "bearing", list(BEARINGS))
+
+
+def sample(rng: np.random.Generator, fixed: Fixed, *, fault: str, severity: float, shaft_hz: float) -> dict:
+    """Draw the bearing parameters (all draws happen whatever the fault).
+
+    Returns
+    -------
+    dict
+        Geometry, characteristic frequencies (Hz), healthy-bearing nuisance
+        parameters, and the active fault's physical parameters.
+    """
+    name, geometry = geometry_from(rng, fixed)
+    p: dict[str, Any] = {"bearing": name, "n_balls": geometry.n_balls,
+                         "ball_diameter_mm": geometry.ball_diameter_mm,
+                         "pitch_diameter_mm": geometry.pitch_diameter_mm,
+                         "contact_angle_deg": geometry.contact_angle_deg}
+    p.update(geometry.frequencies_hz(shaft_hz))
+    p["slip_pct"] = draw(rng, fixed, "slip_pct", 1.0, 2.0)
+    p["load_zone_deg"] = draw(rng, fixed, "load_zone_deg", 60.0, 110.0)
+    p["unloaded_fraction"] = draw(rng, fixed, "unloaded_fraction", 0.05, 0.3)
+    p["bearing_noise_g"] = draw(rng, fixed, "bearing_noise_g", 0.005, 0.03, log=True)
+    gain = draw(rng, fixed, "impact_g_per_mm", 5.0, 25.0)
+    jitter = draw(rng, fixed, "impact_jitter_pct", 5.0, 25.0)
+    inner_ratio = draw(rng, fixed, "ball_inner_ratio", 0.3, 0.8)
+    modulation = draw(rng, fixed, "wear_modulation", 0.2, 0.8)
+    defect_phase = draw_phases(rng, fixed, "defect_phase_rad", 1)[0]
+    s = severity
+    speed = shaft_hz / 30.0
+    if fault in ("outer_race", "inner_race", "ball"):
+        defect_mm = 0.6 * s
+        p.update(defect_mm=defect_mm, impact_g_per_mm=gain, impact_g=gain * defect_mm * speed,
+                 impact_jitter_pct=jitter, defect_phase_rad=defect_phase)
+        if fault == "ball":
+            p["ball_inner_ratio"] = inner_ratio
+    elif fault == "cage":
+        p.update(cage_impact_g=0.5 * s * speed, impact_jitter_pct=jitter, defect_phase_rad=defect_phase)
+    elif fault == "wear":
+        p.update(wear_g_rms=0.3 * s, wear_modulation=modulation, defect_phase_rad=defect_phase)
+    return p
+
+
+def characteristic_frequencies(params: Mapping[str, Any]) -> dict[str, float]:
+    """The bearing frequencies (Hz) that must lie below Nyquist."""
+    return {k: float(params[k]) for k in ("ftf_hz", "bpfo_hz", "bpfi_hz", "bsf_hz")}
+
+
+def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Generator
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Healthy bearing noise and the bearing fault component (g).
+
+    Parameters
+    ----------
+    params : mapping
+        From :func:`sample`, plus ``fault``, ``shaft_hz`` and the structural
+        resonance parameters (``resonance_hz``, ``damping_ratio``, ...).
+    motion : ShaftMotion
+    rng : numpy.random.Generator
+        Drives noise, slip and amplitude jitter.
+
+    Returns
+    -------
+    machine, fault : ndarray, shape (motion.n,), float64, g
+    """
+    fs = motion.sample_rate
+    noise = ring(rng.standard_normal(motion.n), params, fs)
+    noise *= float(params["bearing_noise_g"]) / max(float(np.std(noise)), 1e-300)
+    fault_name = params.get("fault", "none")
+    fault = np.zeros(motion.n)
+    if fault_name not in FAULTS:
+        return noise, fault
+    f_r = motion.shaft_hz
+    total = motion.revs[-1]
+    slip = float(params.get("slip_pct", 1.5))
+    phase = float(params["defect_phase_rad"])
+    if fault_name == "wear":
+        rough = ring(rng.standard_normal(motion.n), params, fs)
+        m = float(params["wear_modulation"])
+        rough *= float(params["wear_g_rms"]) / max(float(np.std(rough)), 1e-300) / np.sqrt(1 + m * m / 2)
+        modulation = (m * np.exp(1j * phase) * motion.one).real  # m cos(shaft angle + phase)
+        modulation += 1
+        fault = rough * modulation
+        return noise, fault
+    zone = dict(half_angle_deg=float(params["load_zone_deg"]), unloaded_fraction=float(params["unloaded_fraction"]))
+    if fault_name == "cage":
+        rate, amplitude = float(params["ftf_hz"]) / f_r, float(params["cage_impact_g"])
+    else:
+        amplitude = float(params["impact_g"])
+        rate = {"outer_race": float(params["bpfo_hz"]), "inner_race": float(params["bpfi_hz"]),
+                "ball": 2 * float(params["bsf_hz"])}[fault_name] / f_r
+    positions = event_revs(total, events_per_rev=rate, slip_pct=slip, offset=phase / (2 * np.pi), rng=rng)
+    jitter = float(params["impact_jitter_pct"]) / 100
+    heights = amplitude * np.clip(1 + jitter * rng.standard_normal(positions.size), 0, None)
+    if fault_name == "inner_race":
+        heights *= load_zone(2 * np.pi * positions + phase, **zone)
+    elif fault_name == "ball":
+        cage_angle = 2 * np.pi * positions * float(params["ftf_hz"]) / f_r + phase
+        heights *= load_zone(cage_angle, **zone)
+        heights[1::2] *= float(params["ball_inner_ratio"])  # every other impact is on the inner race
+    fault = ring(impulses(motion, positions, heights), params, fs)
+    return noise, fault

@@ -1,0 +1,137 @@
+"""Single gear stage: tooth-mesh harmonics and gear faults.
+
+A pinion of ``pinion_teeth`` teeth on the driving shaft (rate f_r) meshes with a
+gear of ``gear_teeth`` teeth (output rate f_r * z_p / z_g). The mesh frequency
+is ``mesh_hz = z_p * f_r``. The healthy mesh vibration has three mesh harmonics,
+weakly amplitude-modulated at both shaft rates (tooth-to-tooth variation).
+
+- ``tooth_chip``: once per pinion revolution the chipped tooth meshes: a short
+  amplitude dip and phase jump (many sidebands at f_r around every mesh
+  harmonic) and an impact ringing the structure.
+- ``gear_wear``: tooth profile wear raises the mesh harmonics (the 2nd and 3rd most).
+- ``gear_eccentricity``: an eccentric pinion modulates the mesh in amplitude and
+  phase once per revolution (first-order sidebands at mesh_hz +/- f_r).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from generators.base import FaultSpec, Fixed, draw
+from generators.vibration_dsp import ShaftMotion, draw_int, draw_phases, event_revs, harmonic_sum, impulses, ring
+
+MESH_HARMONICS = 3
+
+FAULTS: dict[str, FaultSpec] = {
+    "tooth_chip": FaultSpec(
+        "tooth_chip", "chipped pinion tooth: once-per-revolution impulsive AM/PM of the mesh and an impact",
+        ("chip_am_depth: 0.9*severity, fractional mesh-amplitude dip while the chipped tooth meshes",
+         "chip_pm_rad: 1.0*severity rad mesh phase jump (times the harmonic number)",
+         "chip_impact_g: 0.5*severity*shaft_hz/30 g peak impact once per pinion revolution")),
+    "gear_wear": FaultSpec(
+        "gear_wear", "distributed tooth wear: mesh harmonics rise, the 2nd and 3rd most",
+        ("wear_mesh_gain: 2*severity; mesh harmonic h grows by a factor 1 + gain*(0.3, 1, 1)[h-1]",)),
+    "gear_eccentricity": FaultSpec(
+        "gear_eccentricity", "eccentric pinion: mesh amplitude and phase modulated once per revolution",
+        ("eccentricity_am_depth: 0.6*severity, AM depth of the mesh at the pinion rate",
+         "eccentricity_pm_rad: 0.3*severity rad, PM of the mesh at the pinion rate")),
+}
+
+PARAMETERS: dict[str, str] = {
+    "pinion_teeth": "teeth on the driving pinion (default 15..40)",
+    "gear_teeth": "teeth on the driven gear (default 30..90)",
+    "mesh_g": "healthy 1st mesh harmonic, g peak (default 0.02..0.2, log)",
+    "mesh_harmonic_decay": "healthy mesh harmonic h+1 relative to h (default 0.3..0.7)",
+    "mesh_am_depth": "healthy AM depth of the mesh at each shaft rate (default 0.02..0.08)",
+    "chip_width_teeth": "tooth_chip: duration of the disturbance, in tooth-mesh periods (default 0.5..1.5)",
+    "gear_phase_rad": "phases of mesh harmonics 1..3, pinion AM, gear AM, chip/eccentricity angle, rad "
+                      "(default: uniform)",
+}
+
+
+def sample(rng: np.random.Generator, fixed: Fixed, *, fault: str, severity: float, shaft_hz: float) -> dict:
+    """Draw the gear-stage parameters (all draws happen whatever the fault).
+
+    Returns
+    -------
+    dict
+        Teeth, ``mesh_hz``, ``output_shaft_hz``, healthy mesh parameters and the active fault's parameters.
+    """
+    z_p = draw_int(rng, fixed, "pinion_teeth", 15, 40)
+    z_g = draw_int(rng, fixed, "gear_teeth", 30, 90)
+    p: dict[str, Any] = {
+        "pinion_teeth": z_p, "gear_teeth": z_g, "mesh_hz": z_p * shaft_hz,
+        "output_shaft_hz": shaft_hz * z_p / max(z_g, 1),
+        "mesh_g": draw(rng, fixed, "mesh_g", 0.02, 0.2, log=True),
+        "mesh_harmonic_decay": draw(rng, fixed, "mesh_harmonic_decay", 0.3, 0.7),
+        "mesh_am_depth": draw(rng, fixed, "mesh_am_depth", 0.02, 0.08),
+        "gear_phase_rad": draw_phases(rng, fixed, "gear_phase_rad", MESH_HARMONICS + 3),
+    }
+    width = draw(rng, fixed, "chip_width_teeth", 0.5, 1.5)
+    s = severity
+    if fault == "tooth_chip":
+        p.update(chip_am_depth=0.9 * s, chip_pm_rad=1.0 * s, chip_impact_g=0.5 * s * shaft_hz / 30,
+                 chip_width_teeth=width)
+    elif fault == "gear_wear":
+        p["wear_mesh_gain"] = 2.0 * s
+    elif fault == "gear_eccentricity":
+        p.update(eccentricity_am_depth=0.6 * s, eccentricity_pm_rad=0.3 * s)
+    return p
+
+
+def characteristic_frequencies(params: Mapping[str, Any]) -> dict[str, float]:
+    """Gear frequencies (Hz) that must lie below Nyquist."""
+    return {"mesh_hz": float(params["mesh_hz"])}
+
+
+def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Generator
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Healthy mesh vibration and the gear fault component (g).
+
+    Returns
+    -------
+    machine, fault : ndarray, shape (motion.n,), float64, g
+    """
+    fs = motion.sample_rate
+    z_p, z_g = int(params["pinion_teeth"]), int(params["gear_teeth"])
+    mesh = motion.phasor(z_p)
+    phases = params["gear_phase_rad"]
+    am = float(params["mesh_am_depth"])
+    # Tooth-to-tooth variation: weak AM at the pinion and gear rates.
+    envelope = (am * np.exp(1j * phases[-3]) * motion.one).real
+    envelope += (am * np.exp(1j * phases[-2]) * motion.phasor(z_p / z_g)).real
+    envelope += 1
+    orders = [h for h in range(1, MESH_HARMONICS + 1) if h * float(params["mesh_hz"]) < fs / 2]
+    amplitude = {h: float(params["mesh_g"]) * float(params["mesh_harmonic_decay"]) ** (h - 1)
+                 * np.exp(1j * phases[h - 1]) for h in orders}
+    carrier = harmonic_sum(mesh, amplitude)
+    machine = envelope * carrier
+    name = params.get("fault", "none")
+    fault = np.zeros(motion.n)
+    if name == "gear_wear":
+        weights = (0.3, 1.0, 1.0)
+        gain = float(params["wear_mesh_gain"])
+        fault = envelope * harmonic_sum(mesh, {h: gain * weights[h - 1] * amplitude[h] for h in orders})
+    elif name == "gear_eccentricity":
+        turn = (np.exp(1j * phases[-1]) * motion.one).real  # cos of the pinion angle
+        beta = float(params["eccentricity_pm_rad"]) * turn
+        # PM multiplies harmonic h by exp(1j*h*beta): evaluate the harmonic sum on mesh*exp(1j*beta).
+        modulated = harmonic_sum(mesh * (np.cos(beta) + 1j * np.sin(beta)), amplitude)
+        turn *= float(params["eccentricity_am_depth"])
+        turn += 1
+        fault = envelope * turn * modulated - machine
+    elif name == "tooth_chip":
+        chip = phases[-1] / (2 * np.pi)
+        sigma = float(params["chip_width_teeth"]) / z_p / 2  # revolutions
+        d = np.mod(motion.revs - chip + 0.5, 1.0) - 0.5
+        near = np.flatnonzero(np.abs(d) < 6 * sigma)  # the window is negligible elsewhere
+        window = np.exp(-0.5 * (d[near] / sigma) ** 2)
+        jump = float(params["chip_pm_rad"]) * window
+        modulated = harmonic_sum(mesh[near] * (np.cos(jump) + 1j * np.sin(jump)), amplitude)
+        faulty = envelope[near] * (1 - float(params["chip_am_depth"]) * window) * modulated
+        fault[near] = faulty - machine[near]
+        positions = event_revs(motion.revs[-1], events_per_rev=1.0, slip_pct=0.0, offset=chip, rng=rng)
+        fault += ring(impulses(motion, positions, float(params["chip_impact_g"])), params, fs)
+    return machine, fault

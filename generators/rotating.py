@@ -1,0 +1,196 @@
+"""Rotating machines: a motor-driven shaft on rolling-element bearings, with or without a gear stage.
+
+``BEARING``: induction motor + shaft + bearings (shaft, bearing and motor faults).
+``GEARBOX``: the same plus one gear stage (gear faults too).
+
+Every clip's parameters (the label) include ``rpm``, the characteristic
+frequencies (``shaft_hz``, ``ftf_hz``, ``bpfo_hz``, ``bpfi_hz``, ``bsf_hz``,
+``supply_hz``, ``mesh_hz``), the structural resonances, and, after rendering,
+``velocity_rms_mm_s`` (10..1000 Hz RMS velocity of machine + fault, without
+background noise) and ``iso10816_zone`` for ISO 10816-1 class I machines (small
+machines up to 15 kW: zone A < 0.71 mm/s, B < 1.8, C < 4.5, D above).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Mapping, MutableMapping
+
+import numpy as np
+
+from errors import FaultsynthError
+from generators import bearing, gear, motor, shaft
+from generators.base import FaultSpec, Fixed, Parts, check_below_nyquist, draw
+from generators.registry import COMMON_PARAMETERS
+from generators.vibration_analysis import ISO10816_CLASS, iso10816_zone, velocity_rms_mm_s
+from generators.vibration_dsp import shaft_motion
+
+#: Default speed range (rpm) when the user does not fix ``rpm``.
+RPM_RANGE = (600.0, 3600.0)
+#: Default range of the main structural resonance (Hz); CWRU's drive end rings near 3 kHz.
+RESONANCE_RANGE_HZ = (1000.0, 3500.0)
+
+STRUCTURE_PARAMETERS: dict[str, str] = {
+    "rpm": f"shaft speed, rpm: a value or a (low, high) range (default {RPM_RANGE[0]:.0f}..{RPM_RANGE[1]:.0f})",
+    "resonance_hz": "main structural resonance excited by impacts, Hz (default 1000..3500, log: needs a "
+                    "sample rate above 7 kHz; fix it below Nyquist for slower sensors)",
+    "damping_ratio": "damping ratio of the structural resonances (default 0.02..0.1)",
+    "resonance2_ratio": "second resonance as a fraction of the main one (default 0.35..0.7)",
+    "resonance2_gain": "second resonance's peak relative to the main one (default 0.2..0.6)",
+}
+
+
+@dataclass(frozen=True)
+class RotatingMachine:
+    """A motor-driven shaft machine assembled from component modules.
+
+    Attributes
+    ----------
+    name : str
+        Machine name (``"bearing"`` or ``"gearbox"``).
+    components : tuple of module
+        Component modules (``shaft``, ``bearing``, ``motor``, ``gear``), each with
+        ``FAULTS``, ``PARAMETERS``, ``sample`` and ``render``.
+    default_sample_rate : int
+        Hz.
+    """
+
+    name: str
+    components: tuple[ModuleType, ...]
+    default_sample_rate: int = 12000
+    kind: str = "vibration"
+    faults: dict[str, FaultSpec] = field(init=False)
+    parameters: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        faults: dict[str, FaultSpec] = {}
+        parameters = dict(STRUCTURE_PARAMETERS)
+        for component in self.components:
+            faults.update(component.FAULTS)
+            parameters.update(component.PARAMETERS)
+        object.__setattr__(self, "faults", faults)
+        object.__setattr__(self, "parameters", parameters)
+
+    def sample_params(self, rng: np.random.Generator, *, fault: str, severity: float, fixed: Fixed) -> dict:
+        """Draw every physical parameter of one clip.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+        fault : str
+            ``"none"`` or one of :attr:`faults`.
+        severity : float
+            0..1.
+        fixed : mapping
+            User-fixed parameters: a value or a (low, high) range, e.g.
+            ``{"rpm": 1797, "bearing": "6205", "resonance_hz": 3000}``.
+
+        Returns
+        -------
+        dict
+            JSON-serialisable parameters, including ``rpm``, ``shaft_hz`` and the
+            characteristic frequencies.
+        """
+        if fault != "none" and fault not in self.faults:
+            raise FaultsynthError(f"unknown fault {fault!r} for machine {self.name!r}: "
+                                  f"expected one of {', '.join(self.faults)}")
+        unknown = sorted(set(fixed) - set(self.parameters) - set(COMMON_PARAMETERS))
+        if unknown:
+            raise FaultsynthError(f"unknown parameter(s) {', '.join(unknown)} for machine {self.name!r}: "
+                                  f"expected some of {', '.join(self.parameters)}")
+        _check_rpm(fixed.get("rpm"))
+        rpm = draw(rng, fixed, "rpm", *RPM_RANGE)
+        if not rpm > 0:
+            raise FaultsynthError(f"rpm must be positive, got {rpm}")
+        shaft_hz = rpm / 60.0
+        params: dict[str, Any] = {"fault": fault, "severity": float(severity), "rpm": rpm, "shaft_hz": shaft_hz,
+                                  "resonance_hz": draw(rng, fixed, "resonance_hz", *RESONANCE_RANGE_HZ, log=True),
+                                  "damping_ratio": draw(rng, fixed, "damping_ratio", 0.02, 0.1),
+                                  "resonance2_ratio": draw(rng, fixed, "resonance2_ratio", 0.35, 0.7),
+                                  "resonance2_gain": draw(rng, fixed, "resonance2_gain", 0.2, 0.6)}
+        if not 0 < params["damping_ratio"] < 1:
+            raise FaultsynthError(f"damping_ratio must be within (0, 1), got {params['damping_ratio']}")
+        if not params["resonance_hz"] > 0:
+            raise FaultsynthError(f"resonance_hz must be positive, got {params['resonance_hz']}")
+        for component in self.components:
+            # Each component consumes the same draws whatever the fault, so a clip's healthy part
+            # does not depend on which fault is rendered.
+            params.update(component.sample(rng, fixed, fault=fault if fault in component.FAULTS else "none",
+                                           severity=severity, shaft_hz=shaft_hz))
+        params["iso10816_class"] = ISO10816_CLASS
+        return params
+
+    def render(self, params: Mapping[str, Any], *, duration_s: float, sample_rate: int,
+               rng: np.random.Generator) -> Parts:
+        """Render the machine and fault parts (g).
+
+        If ``params`` is a mutable mapping, ``velocity_rms_mm_s`` and
+        ``iso10816_zone`` of the rendered machine + fault are added to it.
+
+        Parameters
+        ----------
+        params : mapping
+            From :meth:`sample_params`.
+        duration_s : float
+            Seconds.
+        sample_rate : int
+            Hz.
+        rng : numpy.random.Generator
+            Drives noise, slip and impact jitter.
+
+        Returns
+        -------
+        Parts
+            ``machine`` and ``fault``, shape (round(duration_s*sample_rate),), float64, g.
+        """
+        n = int(round(duration_s * sample_rate))
+        if n < 2:
+            raise FaultsynthError(f"a clip needs at least 2 samples, got duration {duration_s} s at {sample_rate} Hz")
+        self.check_frequencies(params, sample_rate)
+        motion = shaft_motion(params, n_samples=n, sample_rate=sample_rate)
+        machine = fault = None
+        for component, child in zip(self.components, rng.spawn(len(self.components))):
+            part_machine, part_fault = component.render(params, motion=motion, rng=child)
+            # Accumulate into the first component's (freshly allocated) arrays.
+            if machine is None:
+                machine, fault = part_machine, part_fault
+            else:
+                machine += part_machine
+                fault += part_fault
+        if isinstance(params, MutableMapping):
+            velocity = velocity_rms_mm_s(machine + fault, sample_rate)
+            params["velocity_rms_mm_s"] = velocity
+            params["iso10816_zone"] = iso10816_zone(velocity)
+        return Parts(machine=machine, fault=fault, events=[])
+
+    def check_frequencies(self, params: Mapping[str, Any], sample_rate: int) -> None:
+        """Raise if a characteristic frequency or a resonance is at or above Nyquist."""
+        resonance = float(params["resonance_hz"])
+        if resonance >= sample_rate / 2:
+            raise FaultsynthError(
+                f"resonance_hz = {resonance:.1f} Hz is at or above the Nyquist frequency ({sample_rate / 2:.0f} Hz "
+                f"at {sample_rate} Hz sampling): raise --sample-rate or fix resonance_hz below {sample_rate / 2:.0f}")
+        frequencies = {"shaft_hz": float(params["shaft_hz"])}
+        for component in self.components:
+            if hasattr(component, "characteristic_frequencies"):
+                frequencies.update(component.characteristic_frequencies(params))
+        for name, value in frequencies.items():
+            check_below_nyquist(name, value, sample_rate)
+
+
+def _check_rpm(value: Any) -> None:
+    """Raise unless a fixed rpm is a positive number or a positive (low, high) range."""
+    if value is None:
+        return
+    values = value if isinstance(value, (tuple, list)) else [value]
+    try:
+        numbers = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise FaultsynthError(f"rpm: expected a positive number or a (low, high) range, got {value!r}") from None
+    if not all(np.isfinite(v) and v > 0 for v in numbers):
+        raise FaultsynthError(f"rpm must be positive, got {value!r}")
+
+
+BEARING = RotatingMachine(name="bearing", components=(shaft, bearing, motor))
+GEARBOX = RotatingMachine(name="gearbox", components=(shaft, bearing, motor, gear))

@@ -1,0 +1,126 @@
+"""Vibration analysis used to label and to check the generators.
+
+Squared-envelope spectrum (bearing diagnostics), amplitude spectrum, velocity
+RMS in the ISO 10816 band and the ISO 10816 severity zone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.fft import next_fast_len
+from scipy.signal import butter, hilbert, sosfiltfilt
+
+from errors import FaultsynthError
+from generators.vibration_dsp import STANDARD_GRAVITY
+
+#: ISO 10816-1 class I (small machines, up to 15 kW, e.g. the CWRU 2 hp motor rig):
+#: upper bounds (mm/s RMS, 10..1000 Hz) of zones A, B and C; above is zone D.
+ISO10816_CLASS = "ISO 10816-1 class I (small machines up to 15 kW)"
+ISO10816_ZONE_LIMITS_MM_S = (("A", 0.71), ("B", 1.8), ("C", 4.5))
+
+
+def amplitude_spectrum(x: np.ndarray, sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Single-sided amplitude spectrum with a Hann window.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n,)
+    sample_rate : float
+        Hz.
+
+    Returns
+    -------
+    freqs_hz : ndarray, shape (n//2 + 1,)
+    amplitude : ndarray, shape (n//2 + 1,)
+        A sinusoid of amplitude A on a bin reads ~A (Hann coherent gain corrected).
+    """
+    x = np.asarray(x, dtype=float)
+    window = np.hanning(x.size)
+    spectrum = np.abs(np.fft.rfft((x - x.mean()) * window)) * 2 / window.sum()
+    return np.fft.rfftfreq(x.size, 1 / sample_rate), spectrum
+
+
+def squared_envelope_spectrum(x: np.ndarray, sample_rate: float, *, band_hz: tuple[float, float] | None = None
+                              ) -> tuple[np.ndarray, np.ndarray]:
+    """Spectrum of the squared envelope, the standard bearing-fault diagnostic.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n,)
+        Acceleration.
+    sample_rate : float
+        Hz.
+    band_hz : (low, high), optional
+        Band-pass (4th-order Butterworth, zero phase) around the excited
+        resonance before demodulation; default: no filtering.
+
+    Returns
+    -------
+    freqs_hz : ndarray
+    amplitude : ndarray
+        Amplitude spectrum of ``|analytic(x)|**2`` with its mean removed.
+    """
+    x = np.asarray(x, dtype=float)
+    if band_hz is not None:
+        low, high = band_hz
+        if not (0 < low < high < sample_rate / 2):
+            raise FaultsynthError(f"band_hz must satisfy 0 < low < high < {sample_rate / 2} Hz, got {band_hz}")
+        x = sosfiltfilt(butter(4, [low, high], btype="bandpass", fs=sample_rate, output="sos"), x)
+    # Zero-pad to a fast FFT length (real recordings have arbitrary lengths).
+    envelope = np.abs(hilbert(x, N=next_fast_len(x.size))[:x.size]) ** 2
+    return amplitude_spectrum(envelope, sample_rate)
+
+
+def peak_frequency(freqs_hz: np.ndarray, amplitude: np.ndarray, low_hz: float, high_hz: float) -> float:
+    """Frequency (Hz) of the largest amplitude within [low_hz, high_hz]."""
+    mask = (freqs_hz >= low_hz) & (freqs_hz <= high_hz)
+    if not mask.any():
+        raise FaultsynthError(f"no spectral bin within {low_hz}..{high_hz} Hz")
+    return float(freqs_hz[mask][np.argmax(amplitude[mask])])
+
+
+def band_amplitude(freqs_hz: np.ndarray, amplitude: np.ndarray, frequency_hz: float, *, tolerance: float = 0.01
+                   ) -> float:
+    """Largest amplitude within ``frequency_hz * (1 +/- tolerance)``."""
+    mask = np.abs(freqs_hz - frequency_hz) <= tolerance * frequency_hz
+    if not mask.any():
+        raise FaultsynthError(f"no spectral bin near {frequency_hz} Hz")
+    return float(amplitude[mask].max())
+
+
+def velocity_rms_mm_s(acceleration_g: np.ndarray, sample_rate: float, *,
+                      band_hz: tuple[float, float] = (10.0, 1000.0)) -> float:
+    """RMS vibration velocity (mm/s) in a band (ISO 10816: 10..1000 Hz).
+
+    Integrates the acceleration in the frequency domain (divide by 2 pi f),
+    keeping only the band (an ideal band-pass).
+
+    Parameters
+    ----------
+    acceleration_g : ndarray, shape (n,)
+        Acceleration in g.
+    sample_rate : float
+        Hz.
+    band_hz : (low, high)
+        Hz; the upper edge is limited to Nyquist.
+
+    Returns
+    -------
+    float, mm/s RMS
+    """
+    a = np.asarray(acceleration_g, dtype=float) * STANDARD_GRAVITY
+    n = a.size
+    spectrum = np.fft.rfft(a)
+    freqs = np.fft.rfftfreq(n, 1 / sample_rate)
+    mask = (freqs >= band_hz[0]) & (freqs <= band_hz[1]) & (freqs > 0) & (freqs < sample_rate / 2)
+    velocity = spectrum[mask] / (2 * np.pi * freqs[mask])
+    # Parseval for a one-sided spectrum (bins other than DC and Nyquist count twice).
+    return float(np.sqrt(2 * np.sum(np.abs(velocity) ** 2)) / n * 1000)
+
+
+def iso10816_zone(velocity_rms_mm_s: float) -> str:
+    """ISO 10816-1 class I zone (A: new, B: unrestricted, C: restricted, D: damage) of an RMS velocity."""
+    for zone, limit in ISO10816_ZONE_LIMITS_MM_S:
+        if velocity_rms_mm_s < limit:
+            return zone
+    return "D"

@@ -1,0 +1,341 @@
+"""Signal building blocks shared by the vibration generators.
+
+Phasors of the shaft angle, impact trains placed in shaft revolutions (with
+random slip), structural resonances, and unit conversions. Everything is
+vectorised: no Python loop runs per sample or per impact.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from scipy.signal import lfilter
+
+from errors import FaultsynthError
+
+#: Standard gravity, m/s^2 per g.
+STANDARD_GRAVITY = 9.80665
+
+
+def velocity_to_g(velocity_mm_s: float, frequency_hz: float) -> float:
+    """Acceleration amplitude (g) of a sinusoidal vibration of velocity amplitude ``velocity_mm_s`` (mm/s)."""
+    return velocity_mm_s * 1e-3 * 2 * np.pi * frequency_hz / STANDARD_GRAVITY
+
+
+def tone(frequency_hz: float, n_samples: int, sample_rate: int) -> np.ndarray:
+    """Complex phasor ``exp(2j*pi*f*t)``, shape (n_samples,), complex128.
+
+    Built as an outer product of a coarse and a fine phasor (two short ``exp``
+    calls and one multiply), accurate to ~1e-15 and much faster than a full-length
+    ``exp``.
+    """
+    block = max(1, int(np.sqrt(n_samples)))
+    n_blocks = -(-n_samples // block)
+    step = 2j * np.pi * frequency_hz / sample_rate
+    fine = np.exp(step * np.arange(block))
+    coarse = np.exp(step * block * np.arange(n_blocks))
+    return np.outer(coarse, fine).ravel()[:n_samples]
+
+
+class ShaftMotion:
+    """Kinematics of the driving shaft over one clip.
+
+    The shaft turns at ``shaft_hz * (1 + d(t))`` where ``d`` is a slow speed
+    fluctuation. The slow part of the angle (the "wander", in revolutions) is
+    kept on a coarse grid of one value every ``step`` samples and interpolated
+    linearly, so phasors of any shaft order are built without a full-length
+    ``exp``: ``exp(2j*pi*k*revs) = tone(k*shaft_hz) * interp(exp(2j*pi*k*wander))``.
+
+    Attributes
+    ----------
+    revs : ndarray, shape (n,), float64
+        Shaft revolutions since the clip start (angle / 2 pi), sample by sample.
+    shaft_hz : float
+        Mean shaft rotation frequency (Hz).
+    sample_rate : int
+        Hz.
+    """
+
+    def __init__(self, *, wander: np.ndarray, step: int, n_samples: int, shaft_hz: float, sample_rate: int):
+        self._wander = wander
+        self._step = step
+        self._fraction = np.arange(step) / step
+        self.shaft_hz = float(shaft_hz)
+        self.sample_rate = int(sample_rate)
+        self.n = int(n_samples)
+        # revs[k*step + j] = wander[k] + (wander[k+1] - wander[k]) * j/step + shaft_hz * (k*step + j)/fs
+        blocks = wander.size - 1
+        revs = np.multiply.outer(np.diff(wander), self._fraction)
+        revs += (wander[:-1] + shaft_hz * step / sample_rate * np.arange(blocks))[:, None]
+        revs += shaft_hz / sample_rate * np.arange(step)
+        self.revs = revs.ravel()[:self.n]
+        self._cache: dict[float, np.ndarray] = {}
+
+    def phasor(self, order: float) -> np.ndarray:
+        """``exp(2j*pi*order*revs)``, shape (n,), complex128 (cached; do not modify in place).
+
+        With ``S`` the coarse wander phasor and ``C``, ``F`` the coarse and fine
+        parts of the mean-speed tone, sample ``k*step + j`` is
+        ``(S_k + (S_k+1 - S_k) j/step) C_k F_j``: two outer products.
+        """
+        order = float(order)
+        if order not in self._cache:
+            step = self._step
+            w = 2 * np.pi * order * self.shaft_hz / self.sample_rate
+            spin = np.exp(2j * np.pi * order * self._wander)
+            coarse = np.exp(1j * w * step * np.arange(spin.size - 1))
+            fine = np.exp(1j * w * np.arange(step))
+            out = np.multiply.outer(spin[:-1] * coarse, fine)
+            out += np.multiply.outer(np.diff(spin) * coarse, fine * self._fraction)
+            self._cache[order] = out.ravel()[:self.n]
+        return self._cache[order]
+
+    @property
+    def one(self) -> np.ndarray:
+        """1x phasor ``exp(2j*pi*revs)``."""
+        return self.phasor(1.0)
+
+    @property
+    def half(self) -> np.ndarray:
+        """Half-order phasor ``exp(1j*pi*revs)``; its square is the 1x phasor."""
+        return self.phasor(0.5)
+
+
+def shaft_motion(params: Mapping[str, Any], *, n_samples: int, sample_rate: int) -> ShaftMotion:
+    """Shaft revolutions with slow speed fluctuation.
+
+    The instantaneous speed is ``shaft_hz * (1 + d(t))`` where ``d`` is the sum of
+    two sinusoids (at ``speed_fluctuation_hz`` and 2.3 times it) whose combined
+    peak deviation is ``speed_fluctuation_pct`` percent; its integral is
+    analytic. The slow part is evaluated on a coarse grid (at least ~400 points
+    per fluctuation period) and interpolated linearly (error ~1e-7 rev).
+
+    Parameters
+    ----------
+    params : mapping
+        ``shaft_hz``, ``speed_fluctuation_pct``, ``speed_fluctuation_hz``,
+        ``speed_fluctuation_phase_rad`` (list of two phases).
+    n_samples, sample_rate : int
+
+    Returns
+    -------
+    ShaftMotion
+    """
+    f0 = float(params["shaft_hz"])
+    depth = float(params["speed_fluctuation_pct"]) / 100
+    nu = float(params["speed_fluctuation_hz"])
+    phases = params["speed_fluctuation_phase_rad"]
+    step = int(np.clip(sample_rate / (400 * 2.3 * max(nu, 1e-9)), 1, 16))
+    n_blocks = -(-n_samples // step)
+    t_coarse = np.arange(n_blocks + 1) * (step / sample_rate)
+    wander = np.zeros(n_blocks + 1)
+    # Weights 2/3 and 1/3: a combined peak deviation of `depth`.
+    for weight, ratio, phase in ((2 / 3, 1.0, phases[0]), (1 / 3, 2.3, phases[1])):
+        w = 2 * np.pi * nu * ratio
+        wander += f0 * depth * weight * (np.cos(phase) - np.cos(w * t_coarse + phase)) / w
+    return ShaftMotion(wander=wander, step=step, n_samples=n_samples, shaft_hz=f0, sample_rate=sample_rate)
+
+
+def harmonic_sum(base: np.ndarray, coefficients: Mapping[int, complex]) -> np.ndarray:
+    """Real part of ``sum_k c_k * base**k`` for the orders ``k >= 1`` given.
+
+    Evaluated by Horner's rule in place (two passes over the data per order).
+
+    Parameters
+    ----------
+    base : ndarray, complex128, unit modulus
+        A phasor (e.g. :attr:`ShaftMotion.one`).
+    coefficients : mapping int -> complex
+        Order -> complex amplitude (``A * exp(1j*phase)``); zero entries are skipped.
+
+    Returns
+    -------
+    ndarray, float64, same shape as ``base``.
+    """
+    orders = [k for k, c in coefficients.items() if c != 0]
+    if not orders:
+        return np.zeros(base.shape)
+    top = max(orders)
+    acc = np.full(base.shape, complex(coefficients[top]))
+    for k in range(top - 1, 0, -1):
+        acc *= base
+        c = coefficients.get(k, 0)
+        if c != 0:
+            acc += c
+    acc *= base
+    return acc.real.copy()
+
+
+def resonance_coefficients(resonance_hz: float, damping_ratio: float, sample_rate: int
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """IIR coefficients of a unit-peak decaying resonance.
+
+    The impulse response is ``exp(-zeta*w_n*t) * sin(w_d*t)`` sampled at
+    ``sample_rate`` (w_n = 2 pi resonance_hz, w_d = w_n sqrt(1 - zeta^2)): a unit
+    impulse yields a ringing of peak ~1 (slightly below 1 for heavy damping).
+
+    Returns
+    -------
+    b, a : ndarray
+        For :func:`scipy.signal.lfilter`.
+    """
+    if not (0 < damping_ratio < 1):
+        raise FaultsynthError(f"damping_ratio must be within (0, 1), got {damping_ratio!r}")
+    wn = 2 * np.pi * resonance_hz / sample_rate
+    wd = wn * np.sqrt(1 - damping_ratio ** 2)
+    r = np.exp(-damping_ratio * wn)
+    return np.array([0.0, r * np.sin(wd)]), np.array([1.0, -2 * r * np.cos(wd), r * r])
+
+
+def structure_filter(params: Mapping[str, Any], sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Transfer path from an impact to the sensor: two structural resonances in parallel.
+
+    Uses ``resonance_hz``, ``damping_ratio``, ``resonance2_ratio`` (second
+    resonance as a fraction of the first) and ``resonance2_gain``.
+
+    Returns
+    -------
+    b, a : ndarray
+        One 4th-order IIR filter (sum of the two resonances).
+    """
+    b1, a1 = resonance_coefficients(float(params["resonance_hz"]), float(params["damping_ratio"]), sample_rate)
+    b2, a2 = resonance_coefficients(float(params["resonance_hz"]) * float(params["resonance2_ratio"]),
+                                    float(params["damping_ratio"]), sample_rate)
+    b = np.polyadd(np.polymul(b1, a2), float(params["resonance2_gain"]) * np.polymul(b2, a1))
+    return b, np.polymul(a1, a2)
+
+
+def ring(x: np.ndarray, params: Mapping[str, Any], sample_rate: int) -> np.ndarray:
+    """Pass ``x`` (impulses or noise) through the structural resonances (:func:`structure_filter`)."""
+    b, a = structure_filter(params, sample_rate)
+    return lfilter(b, a, x)
+
+
+def event_revs(total_revs: float, *, events_per_rev: float, slip_pct: float, offset: float,
+               rng: np.random.Generator) -> np.ndarray:
+    """Shaft revolutions at which periodic impacts happen, with random slip.
+
+    Impacts happen nominally every ``1/events_per_rev`` revolutions; each one is
+    displaced independently by a Gaussian jitter of standard deviation
+    ``slip_pct`` percent of that period (rolling elements slip, so real impact
+    trains are not exactly periodic). The mean rate stays exactly
+    ``events_per_rev`` per revolution.
+
+    Parameters
+    ----------
+    total_revs : float
+        Revolutions covered by the clip.
+    events_per_rev : float
+        Impacts per shaft revolution (e.g. BPFO / shaft rate).
+    slip_pct : float
+        Jitter, percent of the impact period.
+    offset : float
+        Position of the first impact, as a fraction of the period (0..1).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray, shape (n_events,), float64, sorted, within [0, total_revs).
+    """
+    period = 1.0 / events_per_rev
+    count = int(np.ceil(total_revs * events_per_rev)) + 1
+    positions = (np.arange(count) + offset) * period
+    positions += rng.standard_normal(count) * (slip_pct / 100) * period
+    positions = np.sort(positions)
+    return positions[(positions >= 0) & (positions < total_revs)]
+
+
+def impulses(motion: ShaftMotion, positions_revs: np.ndarray, amplitudes: np.ndarray | float) -> np.ndarray:
+    """Unit-sample impulses at the instants the shaft reaches ``positions_revs``.
+
+    Parameters
+    ----------
+    motion : ShaftMotion
+    positions_revs : ndarray, shape (m,)
+        Sorted shaft positions in revolutions.
+    amplitudes : ndarray, shape (m,), or float
+        Impulse heights (g once rung through a unit-peak resonance).
+
+    Returns
+    -------
+    ndarray, shape (motion.n,), float64
+    """
+    # revs is increasing, so invert it by interpolation.
+    times = np.interp(positions_revs, motion.revs, np.arange(motion.n, dtype=float))
+    index = np.minimum(np.rint(times).astype(np.int64), motion.n - 1)
+    train = np.zeros(motion.n)
+    np.add.at(train, index, np.broadcast_to(amplitudes, index.shape))
+    return train
+
+
+def load_zone(angle_rad: np.ndarray, *, half_angle_deg: float, unloaded_fraction: float) -> np.ndarray:
+    """Radial load factor of a rolling element at angle ``angle_rad`` from the load centre.
+
+    Inside the load zone (``|angle| < half_angle``) the factor follows the
+    Stribeck-like profile ``(1 - (1 - cos a)/(1 - cos a_l)) ** 1.5`` scaled to
+    [unloaded_fraction, 1]; outside it is ``unloaded_fraction``.
+
+    Returns
+    -------
+    ndarray, float64, in [unloaded_fraction, 1].
+    """
+    limit = np.deg2rad(half_angle_deg)
+    a = np.angle(np.exp(1j * np.asarray(angle_rad)))  # wrap to (-pi, pi]
+    q = np.clip(1 - (1 - np.cos(a)) / (1 - np.cos(limit)), 0, 1) ** 1.5
+    return unloaded_fraction + (1 - unloaded_fraction) * q
+
+
+def draw_choice(rng: np.random.Generator, fixed: Mapping[str, Any], name: str, options: Sequence[Any]) -> Any:
+    """One of ``options``: fixed by the user (must be one of them) or drawn uniformly.
+
+    Always consumes one draw from ``rng`` so that fixing a parameter does not
+    shift the others.
+    """
+    index = int(rng.integers(len(options)))
+    if name not in fixed:
+        return options[index]
+    value = fixed[name]
+    for option in options:
+        if str(option) == str(value):
+            return option
+    raise FaultsynthError(f"{name}: expected one of {', '.join(map(str, options))}, got {value!r}")
+
+
+def draw_int(rng: np.random.Generator, fixed: Mapping[str, Any], name: str, low: int, high: int) -> int:
+    """Whole number in [low, high]: fixed by the user or drawn uniformly (one draw always consumed)."""
+    drawn = int(rng.integers(low, high + 1))
+    if name not in fixed:
+        return drawn
+    value = fixed[name]
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2 or int(value[0]) > int(value[1]):
+            raise FaultsynthError(f"{name}: expected a whole number or a (low, high) range, got {value!r}")
+        lo, hi = int(value[0]), int(value[1])
+        return lo + (drawn - low) % (hi - lo + 1)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise FaultsynthError(f"{name}: expected a whole number, got {value!r}") from None
+    if number != int(number):
+        raise FaultsynthError(f"{name}: expected a whole number, got {value!r}")
+    return int(number)
+
+
+def draw_phases(rng: np.random.Generator, fixed: Mapping[str, Any], name: str, count: int) -> list[float]:
+    """``count`` phases (rad): fixed by the user (one value for all, or a list of ``count``) or uniform in [0, 2 pi).
+
+    Always consumes ``count`` draws so that fixing them does not shift the other parameters.
+    """
+    drawn = [float(v) for v in rng.uniform(0, 2 * np.pi, count)]
+    if name not in fixed:
+        return drawn
+    value = fixed[name]
+    values = list(value) if isinstance(value, (tuple, list)) else [value] * count
+    try:
+        phases = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise FaultsynthError(f"{name}: expected {count} phases in rad, got {value!r}") from None
+    if len(phases) != count or not all(np.isfinite(phases)):
+        raise FaultsynthError(f"{name}: expected one phase or a list of {count} finite phases in rad, got {value!r}")
+    return phases
