@@ -1,0 +1,180 @@
+/* Host driver of the runtime (tests and benchmarks).
+ *
+ *   fs_host clip FILE.f32...        per clip: "clip <decision> <n_windows> <raw sum hex> 0"
+ *                                    (raw sum: int64 for the autoencoder, double bits for k-means)
+ *   fs_host logmel FILE.f32 OUT.f32 log-mel frames (frames x n_mels, float32)
+ *   fs_host infer IN.i8 OUT          int8 vectors (n x DIM) -> autoencoder int8 outputs
+ *                                    (n x DIM) or k-means window scores (n x int64)
+ *   fs_host vectors IN.f32           raw feature vectors (n x DIM) as one clip:
+ *                                    one line per window score, then the clip line
+ *   fs_host bench N                  N forward passes on a fixed vector (timing)
+ * Files are raw little-endian arrays. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "fs_runtime.h"
+
+static fs_state g_state;
+
+static int fail(const char *what, const char *path)
+{
+    fprintf(stderr, "fs_host: %s %s\n", what, path);
+    return 2;
+}
+
+/* Same line as the Cortex-M4 driver: clip <decision> <n_windows> <raw sum, 16 hex digits> 0 */
+static void print_clip(int decision)
+{
+    uint64_t raw;
+#if FS_DETECTOR_AUTOENCODER
+    raw = (uint64_t)g_state.sum_int;
+#else
+    memcpy(&raw, &g_state.sum_real, sizeof raw);
+#endif
+    printf("clip %d %lu %016llx 0\n", decision, (unsigned long)g_state.n_windows, (unsigned long long)raw);
+}
+
+static int run_clip(const char *path)
+{
+    float buf[1024];
+    size_t n;
+    double score;
+    int decision;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return fail("cannot open", path);
+    }
+    fs_clip_begin(&g_state);
+    while ((n = fread(buf, sizeof(float), 1024, f)) > 0) {
+        fs_clip_push(&g_state, buf, (uint32_t)n);
+    }
+    fclose(f);
+    decision = fs_clip_end(&g_state, &score);
+    print_clip(decision);
+    return 0;
+}
+
+static int run_logmel(const char *in, const char *out)
+{
+    float x[FS_N_FFT];
+    float mel[FS_N_MELS];
+    FILE *f = fopen(in, "rb");
+    FILE *g;
+    if (f == NULL) {
+        return fail("cannot open", in);
+    }
+    g = fopen(out, "wb");
+    if (g == NULL) {
+        fclose(f);
+        return fail("cannot write", out);
+    }
+    /* center=False framing: frame t = samples [t*hop, t*hop + n_fft). */
+    if (fread(x, sizeof(float), FS_N_FFT, f) == FS_N_FFT) {
+        for (;;) {
+            fs_logmel_frame(&g_state, x, mel);
+            fwrite(mel, sizeof(float), FS_N_MELS, g);
+            memmove(x, x + FS_HOP, (FS_N_FFT - FS_HOP) * sizeof(float));
+            if (fread(x + FS_N_FFT - FS_HOP, sizeof(float), FS_HOP, f) != FS_HOP) {
+                break;
+            }
+        }
+    }
+    fclose(f);
+    fclose(g);
+    return 0;
+}
+
+static int run_infer(const char *in, const char *out)
+{
+    int8_t q[FS_DIM];
+    FILE *f = fopen(in, "rb");
+    FILE *g;
+    if (f == NULL) {
+        return fail("cannot open", in);
+    }
+    g = fopen(out, "wb");
+    if (g == NULL) {
+        fclose(f);
+        return fail("cannot write", out);
+    }
+    while (fread(q, 1, FS_DIM, f) == FS_DIM) {
+#if FS_DETECTOR_AUTOENCODER
+        int8_t y[FS_DIM];
+        fs_model_invoke(&g_state, q, y);
+        fwrite(y, 1, FS_DIM, g);
+#else
+        int64_t d2 = fs_window_score(&g_state, q);
+        fwrite(&d2, sizeof d2, 1, g);
+#endif
+    }
+    fclose(f);
+    fclose(g);
+    return 0;
+}
+
+static int run_vectors(const char *in)
+{
+    float x[FS_DIM];
+    double score;
+    int decision;
+    FILE *f = fopen(in, "rb");
+    if (f == NULL) {
+        return fail("cannot open", in);
+    }
+    fs_clip_begin(&g_state);
+    while (fread(x, sizeof(float), FS_DIM, f) == FS_DIM) {
+        fs_quantize(x, g_state.qin);
+        printf("%lld\n", (long long)fs_window_score(&g_state, g_state.qin));
+        fs_clip_push_vector(&g_state, x);
+    }
+    fclose(f);
+    decision = fs_clip_end(&g_state, &score);
+    print_clip(decision);
+    return 0;
+}
+
+static int run_bench(long n)
+{
+    int8_t q[FS_DIM];
+    long i;
+    volatile int64_t sink = 0;
+    clock_t t0;
+    double s;
+    for (i = 0; i < FS_DIM; i++) {
+        q[i] = (int8_t)((i * 37) % 251 - 125);
+    }
+    t0 = clock();
+    for (i = 0; i < n; i++) {
+        q[i % FS_DIM] ^= 1;
+        sink += fs_window_score(&g_state, q);
+    }
+    s = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    printf("%.9g\n", s / (double)n);
+    return sink == -1;
+}
+
+int main(int argc, char **argv)
+{
+    int i, rc = 0;
+    if (argc >= 3 && strcmp(argv[1], "clip") == 0) {
+        for (i = 2; i < argc && rc == 0; i++) {
+            rc = run_clip(argv[i]);
+        }
+        return rc;
+    }
+    if (argc == 4 && strcmp(argv[1], "logmel") == 0) {
+        return run_logmel(argv[2], argv[3]);
+    }
+    if (argc == 4 && strcmp(argv[1], "infer") == 0) {
+        return run_infer(argv[2], argv[3]);
+    }
+    if (argc == 3 && strcmp(argv[1], "vectors") == 0) {
+        return run_vectors(argv[2]);
+    }
+    if (argc == 3 && strcmp(argv[1], "bench") == 0) {
+        return run_bench(atol(argv[2]));
+    }
+    fprintf(stderr, "usage: fs_host clip|logmel|infer|vectors|bench ...\n");
+    return 2;
+}

@@ -1,0 +1,82 @@
+/* faultsynth C99 runtime: streaming log-mel front end, int8 dense autoencoder or
+ * k-means scorer, clip score aggregation (mean) and threshold decision.
+ *
+ * No dynamic memory: all state lives in one fs_state (static storage is the
+ * caller's choice). Model-specific sizes and tables come from the generated
+ * header fs_params.h (pipeline/c_sources.py).
+ *
+ * Standardisation (mean/scale) is NOT in the TFLite graph: it is folded into the
+ * per-feature input quantisation table of the C front end,
+ *     q_i = clamp(floor(x_i * fs_q_gain[i] + fs_q_bias[i] + 0.5), -128, 127),
+ * with x_i the raw log-mel value (dB), gain = 1 / (scale_i * s_in) and
+ * bias = zero_point_in - mean_i * gain (float32 arithmetic).
+ */
+#ifndef FS_RUNTIME_H
+#define FS_RUNTIME_H
+
+#include <stdint.h>
+#include "fs_params.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Streaming state of one clip. */
+typedef struct {
+    float frame[FS_N_FFT];            /* last n_fft samples, oldest first */
+    float fft[FS_N_FFT];              /* windowed frame, then interleaved spectrum */
+    float power[FS_N_FFT / 2 + 1];    /* |X|^power per bin */
+    float logmel[FS_N_FRAMES][FS_N_MELS]; /* ring of the last n_frames log-mel frames */
+    int8_t qin[FS_DIM];               /* quantised feature vector */
+    int8_t act[2][FS_MAX_WIDTH];      /* ping-pong activations */
+    int8_t qout[FS_DIM];              /* model output (autoencoder) */
+    uint32_t filled;                  /* samples in frame[] (saturates at n_fft) */
+    uint32_t since_hop;               /* samples since the last frame was taken */
+    uint32_t n_frames_seen;           /* log-mel frames computed so far */
+    uint32_t n_windows;               /* feature vectors scored so far */
+    int64_t sum_int;                  /* autoencoder: sum of window scores (integer) */
+    double sum_real;                  /* k-means: sum of window distances (quantisation steps) */
+} fs_state;
+
+/* --- building blocks (exposed for tests) --- */
+
+/* In-place real FFT of n = FS_N_FFT real samples. Output interleaved:
+ * buf[0] = X[0].re, buf[1] = X[n/2].re, then (re, im) of X[k] for k = 1..n/2-1. */
+void fs_rfft(float *buf);
+
+/* Log-mel of one frame of FS_N_FFT samples (oldest first) into out[FS_N_MELS] (dB). */
+void fs_logmel_frame(fs_state *s, const float *samples, float *out);
+
+/* Quantise one raw feature vector x[FS_DIM] into q[FS_DIM] (standardisation folded in). */
+void fs_quantize(const float *x, int8_t *q);
+
+/* TFLite fixed-point requantisation, double rounding (TFLM's reference kernels;
+ * used by the model unless FS_SINGLE_ROUNDING=1, and always by the score). */
+int32_t fs_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift);
+/* The TFLITE_SINGLE_ROUNDING variant (what the LiteRT Python package computes);
+ * the model uses it when compiled with -DFS_SINGLE_ROUNDING=1. */
+int32_t fs_multiply_by_quantized_multiplier_single(int32_t x, int32_t multiplier, int32_t shift);
+
+#if FS_DETECTOR_AUTOENCODER
+/* int8 forward pass of the dense autoencoder: q[FS_DIM] -> out[FS_DIM]. */
+void fs_model_invoke(fs_state *s, const int8_t *q, int8_t *out);
+#endif
+
+/* Score of one quantised vector: autoencoder -> integer sum of squared output-grid
+ * errors; k-means -> squared distance (input-grid steps) to the nearest centroid. */
+int64_t fs_window_score(fs_state *s, const int8_t *q);
+
+/* --- streaming clip API --- */
+void fs_clip_begin(fs_state *s);
+/* Feed n mono samples (float, full scale +-1, at FS_SAMPLE_RATE). */
+void fs_clip_push(fs_state *s, const float *samples, uint32_t n);
+/* Feed one raw feature vector directly (bypasses the front end). */
+void fs_clip_push_vector(fs_state *s, const float *x);
+/* Clip result: returns 1 anomalous, 0 normal, -1 no complete window.
+ * *score gets the clip score in the detector's integer score domain (mean). */
+int fs_clip_end(fs_state *s, double *score);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,63 @@
+"""CLI commands `export` and `firmware` (plain typer-annotated functions; cli.py registers them).
+
+TensorFlow is imported only inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def export(
+    model: Path = typer.Option(..., "--model", help="Model folder written by `train` (bundle.json)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the .tflite files, C sources and export.json."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Evaluation dataset (its test split); default: "
+                                                             "the dataset recorded in the bundle."),
+) -> None:
+    """Export a trained detector: int8 TFLite (checked in LiteRT and TFLM), C sources, export.json."""
+    from pipeline.export import export_bundle
+
+    info = export_bundle(model_dir=model, out_dir=out, data=data)
+    ev = info["evaluation"]
+    lines = [f"exported {info['detector']} to {out}"]
+    for name, m in info["models"].items():
+        if "bytes" in m:
+            lines.append(f"  {m['file']}: {m['bytes']} bytes, operators {', '.join(m['operators'])}"
+                         + (f", TFLM arena {m['tflm_arena_bytes']} bytes" if "tflm_arena_bytes" in m else ""))
+        else:
+            lines.append(f"  {name}: {m['format']}")
+
+    def fmt(v):
+        return "n/a" if v is None else f"{v:.4f}"
+
+    lines.append(f"  AUC float {fmt(ev['float'].get('auc'))} int8 {fmt(ev['int8'].get('auc'))}; "
+                 f"pAUC float {fmt(ev['float'].get('pauc'))} int8 {fmt(ev['int8'].get('pauc'))} "
+                 f"({ev['clips']} clips)")
+    lines.append(f"  threshold (int8 score domain): {info['threshold_int8']}")
+    typer.echo("\n".join(lines))
+
+
+def firmware(
+    export_dir: Path = typer.Option(..., "--export", help="Folder written by `export`."),
+    clips: Path = typer.Option(..., "--clips", help="Dataset folder or audio file to run the device on."),
+    out: Path = typer.Option(..., "--out", help="Folder for builds and firmware.json."),
+    max_clips: int = typer.Option(8, "--max-clips", help="Most clips to run (test split, anomalies and normals)."),
+) -> None:
+    """Build the C runtime for host and Cortex-M4 (QEMU), run both on clips and compare with Python."""
+    from pipeline.firmware_build import run_firmware
+
+    r = run_firmware(export_dir=export_dir, clips=clips, out_dir=out, max_clips=max_clips)
+    lines = [f"host: decisions match Python: {r['host']['decisions_match_python']} "
+             f"({len(r['clips'])} clips, max score difference {r['host']['max_score_rel_diff_vs_python']:.2e})"]
+    if r.get("elf"):
+        lines.append(f"Cortex-M4: {r['elf']}")
+        lines.append(f"  flash {r['flash_bytes']} B, RAM {r['ram_bytes']} B, "
+                     f"{r['instructions_per_audio_second'] / 1e6:.2f} M instructions per audio second")
+        lines.append(f"  decisions match Python: {r['decisions_match_python']}")
+    else:
+        lines.append(r["skipped"])
+    lines.append(f"wrote {out / 'firmware.json'}")
+    typer.echo("\n".join(lines))
