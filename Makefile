@@ -23,8 +23,14 @@ toolchain:
 	  else echo "toolchain: arm-none-eabi-gcc / qemu-system-arm not installed (needs root and apt-get)"; fi; \
 	fi
 
+# End to end on the shipped fan example: synthesise, train k-means + autoencoder, evaluate coverage,
+# export int8 + C sources, build and run the firmware on the host and (with the toolchain) a Cortex-M4 in QEMU.
+DEMO := demo_out
 demo: $(STAMP) toolchain
-	$(PY) cli.py demo --out demo_out
+	$(PY) cli.py experiment examples/fan_experiment.toml --out $(DEMO)/experiment
+	$(PY) cli.py export --model $(DEMO)/experiment/models/autoencoder --out $(DEMO)/export
+	$(PY) cli.py firmware --export $(DEMO)/export --clips $(DEMO)/experiment/data --out $(DEMO)/firmware
+	@echo "demo done: report $(DEMO)/experiment/report.md, export $(DEMO)/export, firmware $(DEMO)/firmware/firmware.json"
 
 test: $(STAMP) toolchain
 	$(PY) -m pytest

@@ -126,6 +126,31 @@ def experiment(
     result = run_experiment(parsed, out, workers=workers, progress=not quiet)
     for name, m in result.metrics.items():
         typer.echo(f"{name}: AUC {m['auc']:.3f} pAUC {m['pauc']:.3f}")
+    _print_coverage(result.metrics)
     if result.reused:
         typer.echo(f"reused: {', '.join(result.reused)}")
     typer.echo(f"report: {result.report}")
+
+
+def _print_coverage(metrics: dict) -> None:
+    """Coverage table on the terminal: per fault and severity, detection rate (AUC) of each detector."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="coverage: detection rate at the threshold (AUC)", title_justify="left")
+    table.add_column("fault")
+    table.add_column("severity", justify="right")
+    for name in metrics:
+        table.add_column(name, justify="right")
+    first = next(iter(metrics.values()))
+    for fault, info in first["coverage"]["faults"].items():
+        for i, level in enumerate(info["levels"]):
+            cells = []
+            for m in metrics.values():
+                cell = m["coverage"]["faults"][fault]["levels"][i]
+                cells.append(f"{cell['detection_rate']:.2f} ({cell['auc']:.2f})")
+            table.add_row(fault if i == 0 else "", f"{level['severity']:g}", *cells)
+        minimum = [m["coverage"]["faults"][fault]["min_detectable_severity"] for m in metrics.values()]
+        table.add_row("", "min. detectable", *("none" if v is None else f"{v:g}" for v in minimum),
+                      end_section=True)
+    Console().print(table)

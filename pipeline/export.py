@@ -29,6 +29,7 @@ The thresholds are the bundle's float threshold converted into these units.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
@@ -460,14 +461,16 @@ def convert_autoencoder(detector, representative: np.ndarray) -> tuple[bytes, by
         for row in z[:1000]:
             yield [row[None, :]]
 
-    float_bytes = tf.lite.TFLiteConverter.from_keras_model(model).convert()
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    return bytes(float_bytes), bytes(conv.convert())
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints the traced signature
+        float_bytes = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+        conv = tf.lite.TFLiteConverter.from_keras_model(model)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = rep
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+        int8_bytes = conv.convert()
+    return bytes(float_bytes), bytes(int8_bytes)
 
 
 def standardise(detector, x: np.ndarray) -> np.ndarray:
