@@ -8,7 +8,6 @@ inside the commands that need them.
 from __future__ import annotations
 
 import importlib
-import sys
 import tomllib
 from pathlib import Path
 from typing import Optional

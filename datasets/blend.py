@@ -348,30 +348,16 @@ class InjectConfig:
     fault_scale: str = "machine"
 
     def __post_init__(self) -> None:
-        from generators.base import check_severity
-        from generators.registry import check_fault, get_machine
+        from datasets.synth import check_clip_plan
 
-        generator = get_machine(self.machine)
         if not self.faults:
             raise FaultsynthError("no faults given: expected --faults with a comma list of fault types")
-        for fault in self.faults:
-            if fault == "none":
-                raise FaultsynthError("'none' is not a fault: normal clips are always included")
-            check_fault(generator, fault)
         if not self.severities:
             raise FaultsynthError("no severities given: expected a comma list such as 0.2,0.5,1")
-        for s in self.severities:
-            check_severity(s)
-        if not (isinstance(self.count, int) and self.count >= 1):
-            raise FaultsynthError(f"count must be a whole number >= 1, got {self.count!r}")
-        if not (math.isfinite(self.duration_s) and self.duration_s > 0):
-            raise FaultsynthError(f"duration must be a positive number of seconds, got {self.duration_s!r}")
-        if not (isinstance(self.seed, int) and self.seed >= 0):
-            raise FaultsynthError(f"seed must be a whole number >= 0, got {self.seed!r}")
+        check_clip_plan(machine=self.machine, faults=self.faults, severities=self.severities, count=self.count,
+                        duration_s=self.duration_s, seed=self.seed, machine_id=self.machine_id)
         if self.fault_scale not in FAULT_SCALES:
             raise FaultsynthError(f"fault scale {self.fault_scale!r}: expected one of {', '.join(FAULT_SCALES)}")
-        if not (self.machine_id.startswith("id_") and self.machine_id[3:].isdigit()):
-            raise FaultsynthError(f"machine id must look like id_00, got {self.machine_id!r}")
 
     def to_dict(self) -> dict:
         """JSON-serialisable form (recorded in dataset.json)."""

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import numpy as np
 
 from datasets.atomic import write_text_atomic
-from datasets.manifest import MANIFEST_NAME, write_events, write_manifest
+from datasets.manifest import write_events, write_manifest
 from datasets.records import ClipRecord
 from datasets.wav import write_wav
 from errors import FaultsynthError
@@ -75,31 +75,11 @@ class SynthConfig:
     fixed: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        machine = get_machine(self.machine)
-        for fault in self.faults:
-            if fault == "none":
-                raise FaultsynthError("'none' is not a fault: normal clips are always included")
-            check_fault(machine, fault)
-        if len(set(self.faults)) != len(self.faults):
-            raise FaultsynthError(f"faults listed twice: {', '.join(self.faults)}")
-        if self.severity_range is not None:
-            lo, hi = (check_severity(s) for s in self.severity_range)
-            if lo > hi:
-                raise FaultsynthError(f"severity range must be low:high with low <= high, got {lo}:{hi}")
-        elif self.faults and not self.severities:
-            raise FaultsynthError("no severities given: expected a comma list such as 0.25,0.5,1 or a range lo:hi")
-        for s in self.severities:
-            check_severity(s)
-        if not (isinstance(self.count, int) and self.count >= 1):
-            raise FaultsynthError(f"count must be a whole number >= 1, got {self.count!r}")
-        if not (math.isfinite(self.duration_s) and self.duration_s > 0):
-            raise FaultsynthError(f"duration must be a positive number of seconds, got {self.duration_s!r}")
+        check_clip_plan(machine=self.machine, faults=self.faults, severities=self.severities,
+                        count=self.count, duration_s=self.duration_s, seed=self.seed, machine_id=self.machine_id,
+                        severity_range=self.severity_range)
         if self.sample_rate is not None and not (isinstance(self.sample_rate, int) and self.sample_rate > 0):
             raise FaultsynthError(f"sample rate must be a positive whole number of Hz, got {self.sample_rate!r}")
-        if not (isinstance(self.seed, int) and self.seed >= 0):
-            raise FaultsynthError(f"seed must be a whole number >= 0, got {self.seed!r}")
-        if not (self.machine_id.startswith("id_") and self.machine_id[3:].isdigit()):
-            raise FaultsynthError(f"machine id must look like id_00, got {self.machine_id!r}")
 
     @property
     def rate(self) -> int:
@@ -115,6 +95,35 @@ class SynthConfig:
         d["sample_rate"] = self.rate
         d["fixed"] = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in sorted(self.fixed.items())}
         return d
+
+
+def check_clip_plan(*, machine: str, faults: tuple[str, ...], severities: tuple[float, ...], count: int,
+                    duration_s: float, seed: int, machine_id: str,
+                    severity_range: tuple[float, float] | None = None) -> None:
+    """Validate what every dataset writer (synth, inject) takes; raise FaultsynthError saying what was expected."""
+    generator = get_machine(machine)
+    for fault in faults:
+        if fault == "none":
+            raise FaultsynthError("'none' is not a fault: normal clips are always included")
+        check_fault(generator, fault)
+    if len(set(faults)) != len(faults):
+        raise FaultsynthError(f"faults listed twice: {', '.join(faults)}")
+    if severity_range is not None:
+        lo, hi = (check_severity(s) for s in severity_range)
+        if lo > hi:
+            raise FaultsynthError(f"severity range must be low:high with low <= high, got {lo}:{hi}")
+    elif faults and not severities:
+        raise FaultsynthError("no severities given: expected a comma list such as 0.25,0.5,1 or a range lo:hi")
+    for s in severities:
+        check_severity(s)
+    if not (isinstance(count, int) and count >= 1):
+        raise FaultsynthError(f"count must be a whole number >= 1, got {count!r}")
+    if not (math.isfinite(duration_s) and duration_s > 0):
+        raise FaultsynthError(f"duration must be a positive number of seconds, got {duration_s!r}")
+    if not (isinstance(seed, int) and seed >= 0):
+        raise FaultsynthError(f"seed must be a whole number >= 0, got {seed!r}")
+    if not (machine_id.startswith("id_") and machine_id[3:].isdigit()):
+        raise FaultsynthError(f"machine id must look like id_00, got {machine_id!r}")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import soundfile as sf
 
 from datasets.manifest import read_manifest
 from datasets.records import MANIFEST_COLUMNS
-from datasets.synth import JOURNAL, SynthConfig, clip_seed, plan_clips, synthesize
+from datasets.synth import JOURNAL, SynthConfig, clip_seed, synthesize
 from errors import FaultsynthError
 from tests.conftest import PROJECT, run_cli
 
