@@ -155,11 +155,17 @@ def draw(rng: np.random.Generator, fixed: Fixed, name: str, low: float, high: fl
     elif isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise FaultsynthError(f"{name}: expected a value or a (low, high) range, got {value!r}")
-        lo, hi = float(value[0]), float(value[1])
+        try:
+            lo, hi = float(value[0]), float(value[1])
+        except (TypeError, ValueError):
+            raise FaultsynthError(f"{name}: expected a (low, high) range of numbers, got {value!r}") from None
         if not (np.isfinite(lo) and np.isfinite(hi)) or lo > hi:
             raise FaultsynthError(f"{name}: expected low <= high, got {lo}:{hi}")
     else:
-        v = float(value)
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise FaultsynthError(f"{name}: expected a number, got {value!r}") from None
         if not np.isfinite(v):
             raise FaultsynthError(f"{name}: expected a finite number, got {value!r}")
         return v

@@ -43,3 +43,15 @@ def test_unknown_colour_and_silent_noise_are_refused():
         colored_noise(np.random.default_rng(0), 100, "purple")
     with pytest.raises(FaultsynthError, match="silent"):
         scale_to_snr(np.ones(10), np.zeros(10), 0.0)
+
+
+def test_draw_refuses_non_numeric_values():
+    from generators.base import draw
+
+    rng = np.random.default_rng(0)
+    with pytest.raises(FaultsynthError, match="range of numbers"):
+        draw(rng, {"rpm": (1, "a")}, "rpm", 10, 20)
+    with pytest.raises(FaultsynthError, match="expected a number"):
+        draw(rng, {"rpm": "fast"}, "rpm", 10, 20)
+    assert 10 <= draw(rng, {}, "rpm", 10, 20) <= 20
+    assert draw(rng, {"rpm": (15, 15)}, "rpm", 10, 20) == 15

@@ -1,0 +1,135 @@
+"""Industrial fan sound (MIMII / DCASE ``fan``).
+
+Normal sound: blade-pass tone ``f_bp = blades * rpm / 60`` and its harmonics, slowly
+fluctuating in level, over broadband turbulence (flow noise flat up to a corner frequency
+then falling, with a housing resonance) whose level fluctuates slowly; shaft speed drifts
+by a fraction of a percent. Flow-noise level follows the fan law (sound power ~ speed**5).
+
+Faults (severity s in [0, 1]; s = 0 renders the normal fan):
+
+- ``unbalance``: amplitude modulation of the whole sound at the shaft rate, plus 1x and 2x tones;
+- ``voltage_change``: supply voltage off nominal, so the motor runs at another speed;
+- ``clogging``: flow restriction: more turbulence, stronger blade-pass tone, a slight speed
+  rise (the unloaded impeller) and a rotating-stall modulation of the turbulence.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from generators.base import Event
+from generators.sound_common import (AudioMachine, Nuisance, cycles, db, fault_spec, harmonic_count, harmonics,
+                                     highpass, level_rms_nuisance, resonance_boost, rfft_frequencies, shape,
+                                     sine, slow_noise, tilt, white_spectrum)
+
+#: Most blade-pass harmonics rendered.
+MAX_HARMONICS = 16
+
+
+class Fan(AudioMachine):
+    """Axial / centrifugal fan (see module docstring)."""
+
+    name = "fan"
+    nuisance = (
+        Nuisance("rpm", 900.0, 3000.0, "shaft speed, rpm"),
+        Nuisance("blades", 3, 12, "number of blades", integer=True),
+        Nuisance("tonal_level_db", -20.0, 3.0, "blade-pass tone (all harmonics) level re turbulence, dB"),
+        Nuisance("harmonic_decay_db", 1.0, 8.0, "level drop per blade-pass harmonic, dB"),
+        Nuisance("turbulence_corner_hz", 100.0, 600.0, "corner of the flow-noise spectrum, Hz", log=True),
+        Nuisance("turbulence_slope_db_per_octave", 5.0, 8.0, "flow-noise spectral slope above the corner, dB/octave"),
+        Nuisance("housing_resonance_hz", 500.0, 4000.0, "housing / duct resonance, Hz", log=True),
+        Nuisance("housing_resonance_q", 1.0, 6.0, "housing resonance quality factor"),
+        Nuisance("housing_resonance_gain_db", 0.0, 12.0, "housing resonance boost of the flow noise, dB"),
+        Nuisance("turbulence_fluctuation", 0.01, 0.06, "relative slow fluctuation of the flow-noise level"),
+        Nuisance("tone_fluctuation", 0.02, 0.15, "relative slow fluctuation of the blade-pass tone level"),
+        Nuisance("speed_jitter", 0.0005, 0.005, "relative slow drift of the shaft speed (std)"),
+        Nuisance("stall_ratio", 0.3, 0.6, "rotating-stall cell speed as a fraction of shaft speed (clogging)"),
+        Nuisance("voltage_sign", 0, 0, "direction of a voltage change: -1 low, +1 high", options=(-1.0, 1.0)),
+        level_rms_nuisance(),
+    )
+    faults = {
+        "unbalance": fault_spec(
+            "unbalance", "mass unbalance of the impeller: once-per-revolution modulation and 1x/2x tones",
+            "unbalance_am_depth: 0.5*severity (fraction), amplitude modulation at rpm/60 Hz",
+            "unbalance_tone_ratio: 1.0*severity, 1x (and 0.5x that at 2x) tone amplitude re the blade-pass tone"),
+        "voltage_change": fault_spec(
+            "voltage_change", "supply voltage off nominal: the fan runs at another speed",
+            "speed_change_fraction: voltage_sign*0.2*severity (shaft speed and all tones scale by 1 + it; "
+            "turbulence amplitude by (1 + it)**2.5)"),
+        "clogging": fault_spec(
+            "clogging", "flow restriction (clogged filter or duct): more turbulence, blade-pass change, stall",
+            "turbulence_gain_db: 3*severity dB",
+            "blade_pass_gain_db: 4*severity dB",
+            "speed_change_fraction: 0.03*severity (unloaded impeller speeds up)",
+            "stall_am_depth: 0.2*severity (fraction), turbulence modulation at stall_ratio*rpm/60 Hz"),
+    }
+
+    def _fault_parameters(self, fault: str, severity: float) -> dict[str, float]:
+        s = severity
+        if fault == "unbalance":
+            return {"unbalance_am_depth": 0.5 * s, "unbalance_tone_ratio": 1.0 * s}
+        if fault == "voltage_change":
+            return {"speed_change_fraction": 0.2 * s}  # signed by voltage_sign in sample_params
+        return {"turbulence_gain_db": 3.0 * s, "blade_pass_gain_db": 4.0 * s,
+                "speed_change_fraction": 0.03 * s, "stall_am_depth": 0.2 * s}
+
+    def sample_params(self, rng, *, fault, severity, fixed):
+        params = super().sample_params(rng, fault=fault, severity=severity, fixed=fixed)
+        if fault == "voltage_change":
+            params["speed_change_fraction"] *= params["voltage_sign"]
+        return params
+
+    def _characteristic_hz(self, params: Mapping[str, Any]) -> dict[str, float]:
+        speed = 1.0 + max(0.0, float(params.get("speed_change_fraction", 0.0)))
+        return {"blade-pass frequency": params["blades"] * params["rpm"] / 60 * speed * 1.02}
+
+    def _synthesise(self, params: Mapping[str, Any], *, faulty: bool, n_samples: int, sample_rate: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, list[Event]]:
+        p = params
+        n, sr = n_samples, sample_rate
+        g = (lambda key: float(p.get(key, 0.0))) if faulty else (lambda key: 0.0)
+        speed = 1.0 + g("speed_change_fraction")
+        shaft_hz = p["rpm"] / 60 * speed
+
+        # stochastic parts, drawn in a fixed order (same realisation for normal and faulty)
+        drift = slow_noise(rng, n, sr, bandwidth_hz=0.5)
+        tone_fluct = slow_noise(rng, n, sr, bandwidth_hz=2.0)
+        turb_fluct = slow_noise(rng, n, sr, bandwidth_hz=1.0)
+        stall_fluct = slow_noise(rng, n, sr, bandwidth_hz=1.0)
+        spectrum = white_spectrum(rng, n)
+        phases = rng.uniform(0, 2 * np.pi, MAX_HARMONICS + 2)
+
+        f_shaft = shaft_hz * (1.0 + p["speed_jitter"] * drift)
+        shaft_cyc = cycles(f_shaft, n, sr)
+        k = harmonic_count(p["blades"] * shaft_hz * 1.02, sr, MAX_HARMONICS)
+        amps = [db(-p["harmonic_decay_db"] * i) for i in range(k)]
+        tone = harmonics(p["blades"] * shaft_cyc, amps, phases[:k])
+        tone *= db(p["tonal_level_db"] + g("blade_pass_gain_db")) / max(np.sqrt(np.sum(np.square(amps)) / 2), 1e-12)
+        tone *= 1.0 + p["tone_fluctuation"] * tone_fluct
+
+        f = rfft_frequencies(n, sr)
+        corner = p["turbulence_corner_hz"] * speed  # Strouhal scaling with flow speed
+        magnitude = (tilt(f, corner_hz=corner, slope_db_per_octave=p["turbulence_slope_db_per_octave"])
+                     * highpass(f, cutoff_hz=20.0)
+                     * resonance_boost(f, centre_hz=p["housing_resonance_hz"], q=p["housing_resonance_q"],
+                                       gain_db=p["housing_resonance_gain_db"]))
+        magnitude /= np.sqrt(np.mean(magnitude**2))
+        turbulence = shape(spectrum, magnitude, n) * db(g("turbulence_gain_db"))
+        turbulence *= 1.0 + p["turbulence_fluctuation"] * turb_fluct
+        stall_depth = g("stall_am_depth")
+        if stall_depth:
+            stall_cyc = cycles(p["stall_ratio"] * f_shaft, n, sr)
+            turbulence *= 1.0 + stall_depth * sine(stall_cyc) * (0.7 + 0.3 * np.tanh(stall_fluct))
+
+        out = tone + turbulence * speed**2.5  # flow noise power ~ speed**5; tone set by blade loading
+        if faulty and g("unbalance_am_depth"):
+            out *= 1.0 + g("unbalance_am_depth") * sine(shaft_cyc, phases[-1])
+            tone_rms = db(p["tonal_level_db"])
+            r = g("unbalance_tone_ratio") * tone_rms * np.sqrt(2)
+            out += r * harmonics(shaft_cyc, [1.0, 0.5], [phases[-2], 0.0])
+        return out, []
+
+
+FAN = Fan()

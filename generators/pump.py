@@ -1,0 +1,164 @@
+"""Centrifugal water pump sound (MIMII ``pump``).
+
+Normal sound: vane-pass tone ``f_vp = vanes * rpm / 60`` and harmonics, 1x/2x shaft tones,
+motor magnetic hum at twice the mains frequency, and broadband flow noise (flat up to a
+corner, then falling, with a casing resonance) whose level fluctuates slowly.
+
+Faults (severity s in [0, 1]; s = 0 renders the normal pump):
+
+- ``leakage``: a leak jet: band-limited hiss around ``leak_centre_hz``;
+- ``contamination``: solid particles in the fluid: random impacts exciting casing modes;
+- ``clogging``: flow restriction: stronger vane-pass tone, less flow noise, slight speed rise
+  and a low-frequency pressure pulsation (surge);
+- ``cavitation``: vapour-bubble implosions: random sub-millisecond broadband high-frequency
+  bursts, bunched at the vane passage.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from generators.base import Event
+from generators.sound_common import (AudioMachine, Nuisance, bandpass, convolve, cycles, damped_modes, db,
+                                     decay_envelope, fault_spec, harmonic_count, harmonics, highpass,
+                                     impulse_train, level_rms_nuisance, nested_poisson, resonance_boost,
+                                     rfft_frequencies, shape, sine, slow_noise, tilt, white_spectrum)
+
+MAX_HARMONICS = 8
+#: Highest particle impact rate (contamination at severity 1), per second.
+MAX_IMPACT_RATE_HZ = 40.0
+#: Highest bubble-collapse rate (cavitation at severity 1), per second.
+MAX_COLLAPSE_RATE_HZ = 1500.0
+
+
+class Pump(AudioMachine):
+    """Centrifugal pump (see module docstring)."""
+
+    name = "pump"
+    nuisance = (
+        Nuisance("rpm", 1400.0, 3600.0, "shaft speed, rpm"),
+        Nuisance("vanes", 3, 8, "number of impeller vanes", integer=True),
+        Nuisance("vane_pass_level_db", -20.0, 0.0, "vane-pass tone (all harmonics) level re flow noise, dB"),
+        Nuisance("harmonic_decay_db", 3.0, 10.0, "level drop per vane-pass harmonic, dB"),
+        Nuisance("shaft_tone_level_db", -30.0, -10.0, "1x shaft tone level re flow noise, dB"),
+        Nuisance("mains_hz", 0, 0, "mains frequency, Hz (motor hum at twice it)", options=(50.0, 60.0)),
+        Nuisance("motor_hum_level_db", -30.0, -8.0, "motor magnetic hum level re flow noise, dB"),
+        Nuisance("flow_corner_hz", 80.0, 400.0, "corner of the flow-noise spectrum, Hz", log=True),
+        Nuisance("flow_slope_db_per_octave", 5.0, 9.0, "flow-noise spectral slope above the corner, dB/octave"),
+        Nuisance("casing_resonance_hz", 400.0, 2500.0, "casing resonance, Hz", log=True),
+        Nuisance("casing_resonance_q", 2.0, 10.0, "casing resonance quality factor"),
+        Nuisance("casing_resonance_gain_db", 0.0, 12.0, "casing resonance boost of the flow noise, dB"),
+        Nuisance("flow_fluctuation", 0.01, 0.08, "relative slow fluctuation of the flow-noise level"),
+        Nuisance("speed_jitter", 0.0005, 0.004, "relative slow drift of the shaft speed (std)"),
+        Nuisance("leak_centre_hz", 2000.0, 6000.0, "centre of the leak-jet hiss band, Hz (leakage)", log=True),
+        Nuisance("surge_hz", 1.0, 6.0, "pressure pulsation frequency, Hz (clogging)"),
+        level_rms_nuisance(),
+    )
+    faults = {
+        "leakage": fault_spec(
+            "leakage", "fluid escaping through a seal or crack: jet hiss",
+            "leak_hiss_ratio: 0.6*severity, leak hiss RMS re flow-noise RMS (band around leak_centre_hz)"),
+        "contamination": fault_spec(
+            "contamination", "solid particles in the fluid hitting impeller and casing",
+            f"impact_rate_hz: {MAX_IMPACT_RATE_HZ:g}*severity impacts per second (Poisson)",
+            "impact_amplitude_ratio: 2*severity, impact peak re flow-noise RMS"),
+        "clogging": fault_spec(
+            "clogging", "flow restriction: vane-pass up, flow noise down, surge",
+            "vane_pass_gain_db: 8*severity dB",
+            "flow_noise_gain_db: -4*severity dB",
+            "speed_change_fraction: 0.02*severity",
+            "surge_am_depth: 0.4*severity (fraction) at surge_hz"),
+        "cavitation": fault_spec(
+            "cavitation", "vapour bubbles imploding: random broadband high-frequency crackle",
+            f"collapse_rate_hz: {MAX_COLLAPSE_RATE_HZ:g}*severity bursts per second (Poisson, bunched at vane passage)",
+            "crackle_ratio: 0.3*severity, crackle RMS at full rate re flow-noise RMS (scales with sqrt(rate))"),
+    }
+
+    def _fault_parameters(self, fault: str, severity: float) -> dict[str, float]:
+        s = severity
+        if fault == "leakage":
+            return {"leak_hiss_ratio": 0.6 * s}
+        if fault == "contamination":
+            return {"impact_rate_hz": MAX_IMPACT_RATE_HZ * s, "impact_amplitude_ratio": 2.0 * s}
+        if fault == "clogging":
+            return {"vane_pass_gain_db": 8.0 * s, "flow_noise_gain_db": -4.0 * s,
+                    "speed_change_fraction": 0.02 * s, "surge_am_depth": 0.4 * s}
+        return {"collapse_rate_hz": MAX_COLLAPSE_RATE_HZ * s, "crackle_ratio": 0.3 * s}
+
+    def _characteristic_hz(self, params: Mapping[str, Any]) -> dict[str, float]:
+        speed = 1.0 + float(params.get("speed_change_fraction", 0.0))
+        out = {"vane-pass frequency": params["vanes"] * params["rpm"] / 60 * speed * 1.02}
+        if params.get("fault") == "leakage":
+            out["leak jet centre frequency"] = params["leak_centre_hz"]
+        return out
+
+    def _synthesise(self, params: Mapping[str, Any], *, faulty: bool, n_samples: int, sample_rate: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, list[Event]]:
+        p, n, sr = params, n_samples, sample_rate
+        g = (lambda key: float(p.get(key, 0.0))) if faulty else (lambda key: 0.0)
+        duration_s = n / sr
+        speed = 1.0 + g("speed_change_fraction")
+
+        drift = slow_noise(rng, n, sr, bandwidth_hz=0.5)
+        flow_fluct = slow_noise(rng, n, sr, bandwidth_hz=1.0)
+        flow_spec = white_spectrum(rng, n)
+        phases = rng.uniform(0, 2 * np.pi, MAX_HARMONICS + 3)
+        fault_rng = np.random.default_rng(rng.integers(2**63))  # fault randomness, drawn only if used
+
+        f = rfft_frequencies(n, sr)
+        f_shaft = p["rpm"] / 60 * speed * (1.0 + p["speed_jitter"] * drift)
+        shaft_cyc = cycles(f_shaft, n, sr)
+        k = harmonic_count(p["vanes"] * p["rpm"] / 60 * speed * 1.02, sr, MAX_HARMONICS)
+        amps = np.array([db(-p["harmonic_decay_db"] * i) for i in range(k)])
+        vane = harmonics(p["vanes"] * shaft_cyc, amps, phases[:k])
+        vane *= db(p["vane_pass_level_db"] + g("vane_pass_gain_db")) / np.sqrt(np.sum(amps**2) / 2)
+        shaft = harmonics(shaft_cyc, [1.0, 0.5], phases[k:k + 2]) * db(p["shaft_tone_level_db"]) * np.sqrt(2 / 1.25)
+        hum_cyc = cycles(2 * p["mains_hz"], n, sr)
+        hum = harmonics(hum_cyc, [1.0, 0.3, 0.1], [phases[-1], 0.0, 0.0]) * db(p["motor_hum_level_db"]) * 1.35
+
+        magnitude = (tilt(f, corner_hz=p["flow_corner_hz"] * speed, slope_db_per_octave=p["flow_slope_db_per_octave"])
+                     * highpass(f, cutoff_hz=20.0)
+                     * resonance_boost(f, centre_hz=p["casing_resonance_hz"], q=p["casing_resonance_q"],
+                                       gain_db=p["casing_resonance_gain_db"]))
+        magnitude /= np.sqrt(np.mean(magnitude**2))
+        flow = shape(flow_spec, magnitude, n) * (1.0 + p["flow_fluctuation"] * flow_fluct)
+        flow *= db(g("flow_noise_gain_db"))
+        if g("surge_am_depth"):
+            flow *= 1.0 + g("surge_am_depth") * sine(cycles(p["surge_hz"], n, sr))
+        out = vane + shaft + hum + flow
+
+        if faulty and g("leak_hiss_ratio"):
+            hiss_mag = bandpass(f, centre_hz=p["leak_centre_hz"], q=1.0)
+            hiss_mag /= np.sqrt(np.mean(hiss_mag**2))
+            hiss = shape(white_spectrum(fault_rng, n), hiss_mag, n)
+            hiss *= 1.0 + 0.1 * slow_noise(fault_rng, n, sr, bandwidth_hz=3.0)
+            out = out + g("leak_hiss_ratio") * hiss
+        if faulty and g("impact_rate_hz"):
+            times, marks = nested_poisson(fault_rng, max_rate_hz=MAX_IMPACT_RATE_HZ, duration_s=duration_s)
+            amplitude = fault_rng.lognormal(0.0, 0.4, times.size)
+            keep = marks < g("impact_rate_hz") / MAX_IMPACT_RATE_HZ
+            kernel = damped_modes(sr, modes_hz=[p["casing_resonance_hz"], 2.7 * p["casing_resonance_hz"]],
+                                  decays_s=[0.004, 0.0015], amplitudes=[1.0, 0.6], duration_s=0.03)
+            kernel /= np.max(np.abs(kernel))
+            train = impulse_train(n, times[keep], amplitude[keep], sr)
+            out = out + g("impact_amplitude_ratio") * convolve(train, kernel)
+        if faulty and g("collapse_rate_hz"):
+            times, marks = nested_poisson(fault_rng, max_rate_hz=MAX_COLLAPSE_RATE_HZ, duration_s=duration_s)
+            amplitude = fault_rng.lognormal(0.0, 0.3, times.size)
+            crackle_spec = white_spectrum(fault_rng, n)
+            # bubbles collapse as they leave the low-pressure zone behind each vane
+            vane_phase = np.interp(times * sr, np.arange(n), p["vanes"] * shaft_cyc) % 1.0
+            keep = marks < g("collapse_rate_hz") / MAX_COLLAPSE_RATE_HZ * (0.3 + 1.4 * (vane_phase < 0.5))
+            envelope = decay_envelope(impulse_train(n, times[keep], amplitude[keep], sr), sr, decay_s=0.0003)
+            crackle_mag = highpass(f, cutoff_hz=2500.0, order=2)
+            crackle_mag /= np.sqrt(np.mean(crackle_mag**2))
+            crackle = shape(crackle_spec, crackle_mag, n) * envelope
+            # calibrate: crackle RMS at the full rate = crackle_ratio (flow-noise RMS is 1)
+            full_rate_rms = np.sqrt(MAX_COLLAPSE_RATE_HZ * np.exp(2 * 0.3**2) * 0.0003 / 2)
+            out = out + crackle * (g("crackle_ratio") / full_rate_rms)
+        return out * speed**2, []
+
+
+PUMP = Pump()

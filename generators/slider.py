@@ -1,0 +1,200 @@
+"""Linear slide rail sound (MIMII / DCASE ``slider``).
+
+Normal sound: the carriage travels out and back once per ``cycle_s`` with a trapezoidal
+speed profile (accelerate, cruise, decelerate, dwell at the end). While it moves: motor
+whine whose frequency follows the speed (``motor_whine_hz`` at top speed, with two
+harmonics), ball-screw / bearing rolling noise proportional to speed and rippled at the screw
+rotation rate; at each end an end-stop click. The drive hums at twice the mains frequency
+and a steady standby floor runs throughout.
+
+Faults (severity s in [0, 1]; s = 0 renders the normal slider):
+
+- ``rail_damage``: a dent at ``damage_position`` of the stroke: a click each time the
+  carriage passes it (time-localised events);
+- ``loose_belt``: irregular speed and rattle impacts while the load reverses (accelerating /
+  decelerating);
+- ``no_grease``: intermittent stick-slip squeal at ``squeal_hz`` and more friction noise.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from generators.base import Event
+from generators.sound_common import (AudioMachine, Nuisance, convolve, cycles, db, fault_spec, harmonic_count,
+                                     harmonics, highpass, impact_kernel, impulse_train, level_rms_nuisance,
+                                     moving_average_gate, nested_poisson, resonance_boost, rfft_frequencies,
+                                     shape, sine, slow_noise, tilt, white_spectrum)
+
+#: Highest rattle rate (loose belt at severity 1) while the load reverses, per second.
+MAX_RATTLE_RATE_HZ = 60.0
+
+
+def speed_profile(t_s: np.ndarray, *, cycle_s: float, dwell_fraction: float, accel_fraction: float,
+                  cycle_phase: float) -> np.ndarray:
+    """Signed carriage speed in strokes per second (out positive, back negative).
+
+    Parameters
+    ----------
+    t_s : ndarray, shape (n,)
+        Times, s.
+    cycle_s, dwell_fraction, accel_fraction, cycle_phase : float
+        Out-and-back period (s), dwell share of each half cycle, acceleration share of each
+        move, and the cycle phase (0..1) at t = 0.
+
+    Returns
+    -------
+    ndarray, shape (n,), float64: the speed; each move covers exactly one stroke.
+    """
+    half = cycle_s / 2
+    u = (t_s / cycle_s + cycle_phase) * 2.0
+    k = np.floor(u)
+    tau = (u - k) * half  # time within the current half cycle
+    move = half * (1.0 - dwell_fraction)
+    acc = accel_fraction * move
+    v_max = 1.0 / (move - acc)
+    v = np.clip(np.minimum(tau, move - tau) / acc, 0.0, 1.0) * v_max
+    v[tau > move] = 0.0
+    return np.where(k % 2 == 0, v, -v)
+
+
+class Slider(AudioMachine):
+    """Linear slide (see module docstring)."""
+
+    name = "slider"
+    nuisance = (
+        Nuisance("cycle_s", 1.0, 3.0, "out-and-back travel period, s"),
+        Nuisance("dwell_fraction", 0.3, 0.7, "share of each half cycle spent at rest"),
+        Nuisance("accel_fraction", 0.3, 0.5, "share of each move spent accelerating (and decelerating)"),
+        Nuisance("cycle_phase", 0.0, 1.0, "phase of the travel cycle at t = 0"),
+        Nuisance("motor_whine_hz", 1500.0, 6000.0, "motor whine frequency at top speed, Hz", log=True),
+        Nuisance("whine_level_db", -20.0, -5.0, "motor whine level re rolling noise at top speed, dB"),
+        Nuisance("screw_hz", 10.0, 50.0, "ball-screw rotation rate at top speed, Hz"),
+        Nuisance("rolling_corner_hz", 300.0, 2000.0, "corner of the rolling-noise spectrum, Hz", log=True),
+        Nuisance("rolling_slope_db_per_octave", 4.0, 8.0, "rolling-noise slope above the corner, dB/octave"),
+        Nuisance("carriage_mode_hz", 500.0, 3000.0, "main structural mode rung by impacts, Hz", log=True),
+        Nuisance("stop_click_level_db", 3.0, 12.0, "end-stop click peak re rolling-noise RMS at top speed, dB"),
+        Nuisance("mains_hz", 0, 0, "mains frequency, Hz (drive hum at twice it)", options=(50.0, 60.0)),
+        Nuisance("hum_level_db", -25.0, -8.0, "drive hum level re rolling noise at top speed, dB"),
+        Nuisance("standby_level_db", -6.0, 3.0, "steady standby noise re rolling noise at top speed, dB"),
+        Nuisance("standby_corner_hz", 80.0, 400.0, "corner of the standby-noise spectrum, Hz", log=True),
+        Nuisance("damage_position", 0.15, 0.85, "position of rail damage along the stroke (rail_damage)"),
+        Nuisance("squeal_hz", 1500.0, 5000.0, "stick-slip squeal frequency, Hz (no_grease)", log=True),
+        level_rms_nuisance(),
+    )
+    faults = {
+        "rail_damage": fault_spec(
+            "rail_damage", "dent or spall on the rail: a click each time the carriage passes it",
+            "damage_click_ratio: 2*severity, click peak re end-stop click peak, times (0.4 + 0.6 x relative speed)",
+            time_localised=True),
+        "loose_belt": fault_spec(
+            "loose_belt", "slack drive belt: irregular speed and rattle while the load reverses",
+            "speed_irregularity: 0.25*severity (relative std of the carriage speed, ~6 Hz fluctuation; the motor "
+            "keeps its speed)",
+            f"rattle_rate_hz: {MAX_RATTLE_RATE_HZ:g}*severity impacts per second while accelerating",
+            "rattle_ratio: 0.9*severity, rattle impact peak re end-stop click peak (log-normal spread 0.25)"),
+        "no_grease": fault_spec(
+            "no_grease", "dry rail: stick-slip squeal and more friction noise",
+            "squeal_ratio: 1.0*severity, squeal peak amplitude re rolling-noise RMS at top speed (intermittent)",
+            "friction_gain_db: 5*severity dB on the rolling noise"),
+    }
+
+    def _fault_parameters(self, fault: str, severity: float) -> dict[str, float]:
+        s = severity
+        if fault == "rail_damage":
+            return {"damage_click_ratio": 2.0 * s}
+        if fault == "loose_belt":
+            return {"speed_irregularity": 0.25 * s, "rattle_rate_hz": MAX_RATTLE_RATE_HZ * s,
+                    "rattle_ratio": 0.9 * s}
+        return {"squeal_ratio": 1.0 * s, "friction_gain_db": 5.0 * s}
+
+    def _characteristic_hz(self, params: Mapping[str, Any]) -> dict[str, float]:
+        out = {"motor whine at top speed": params["motor_whine_hz"]}
+        if params.get("fault") == "no_grease":
+            out["squeal frequency"] = params["squeal_hz"]
+        return out
+
+    def _synthesise(self, params: Mapping[str, Any], *, faulty: bool, n_samples: int, sample_rate: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, list[Event]]:
+        p, n, sr = params, n_samples, sample_rate
+        duration_s = n / sr
+        fault = str(p.get("fault", "none")) if faulty else "none"
+        g = (lambda key: float(p.get(key, 0.0))) if faulty else (lambda key: 0.0)
+
+        roll_spec = white_spectrum(rng, n)
+        standby_spec = white_spectrum(rng, n)
+        irregular = slow_noise(rng, n, sr, bandwidth_hz=6.0)
+        stick = slow_noise(rng, n, sr, bandwidth_hz=3.0)
+        kernel_noise = rng.standard_normal(int(0.2 * sr) + 1)
+        phases = rng.uniform(0, 2 * np.pi, 6)
+        fault_rng = np.random.default_rng(rng.integers(2**63))
+
+        t = np.arange(n) / sr
+        v = speed_profile(t, cycle_s=p["cycle_s"], dwell_fraction=p["dwell_fraction"],
+                          accel_fraction=p["accel_fraction"], cycle_phase=p["cycle_phase"])
+        v_max = np.max(np.abs(speed_profile(np.linspace(0, p["cycle_s"], 4001), cycle_s=p["cycle_s"],
+                                            dwell_fraction=p["dwell_fraction"],
+                                            accel_fraction=p["accel_fraction"], cycle_phase=0.0)))
+        nominal_speed = np.abs(v) / v_max
+        speed = nominal_speed * np.maximum(0.0, 1.0 + g("speed_irregularity") * irregular)
+
+        f = rfft_frequencies(n, sr)
+        roll_mag = tilt(f, corner_hz=p["rolling_corner_hz"], slope_db_per_octave=p["rolling_slope_db_per_octave"]) \
+            * highpass(f, cutoff_hz=40.0) * resonance_boost(f, centre_hz=p["carriage_mode_hz"], q=3.0, gain_db=6.0)
+        roll_mag /= np.sqrt(np.mean(roll_mag**2))
+        screw = cycles(p["screw_hz"] * nominal_speed, n, sr)
+        rolling = shape(roll_spec, roll_mag, n) * speed * (1.0 + 0.25 * sine(screw))
+        rolling *= db(g("friction_gain_db"))
+
+        k = harmonic_count(p["motor_whine_hz"], sr, 3)
+        whine = harmonics(cycles(p["motor_whine_hz"] * nominal_speed, n, sr), [1.0, 0.5, 0.25][:k], phases[:k])
+        whine *= db(p["whine_level_db"]) * np.sqrt(2 / 1.3125) * np.minimum(1.0, 3.0 * nominal_speed)
+        hum = harmonics(cycles(2 * p["mains_hz"], n, sr), [1.0, 0.3], phases[3:5]) * db(p["hum_level_db"]) * 1.35
+        standby_mag = tilt(f, corner_hz=p["standby_corner_hz"], slope_db_per_octave=6.0) * highpass(f, cutoff_hz=20.0)
+        standby_mag /= np.sqrt(np.mean(standby_mag**2))
+        standby = shape(standby_spec, standby_mag, n) * db(p["standby_level_db"])
+
+        # end stops: the carriage arrives at an end when the nominal speed falls to zero
+        moving = nominal_speed > 0
+        arrivals = np.flatnonzero(moving[:-1] & ~moving[1:]) / sr
+        kernel = impact_kernel(kernel_noise, sr, modes_hz=[p["carriage_mode_hz"], 2.3 * p["carriage_mode_hz"],
+                                                         3.9 * p["carriage_mode_hz"]], decay_s=0.006)
+        click_amp = db(p["stop_click_level_db"])
+        stops = convolve(impulse_train(n, arrivals, click_amp, sr), kernel)
+        out = rolling + whine + hum + standby + stops
+
+        events: list[Event] = []
+        if fault == "rail_damage":
+            # position along the stroke (0..1): where the carriage is at t = 0, then integrate
+            t_before = np.arange(int(round(p["cycle_phase"] * p["cycle_s"] * sr))) / sr
+            x0 = np.sum(speed_profile(t_before, cycle_s=p["cycle_s"], dwell_fraction=p["dwell_fraction"],
+                                      accel_fraction=p["accel_fraction"], cycle_phase=0.0)) / sr
+            rel = x0 + np.cumsum(v) / sr
+            crossing = np.flatnonzero(np.diff(np.sign(rel - p["damage_position"])) != 0)
+            amps = click_amp * g("damage_click_ratio") * (0.4 + 0.6 * nominal_speed[crossing])
+            out = out + convolve(impulse_train(n, crossing / sr, amps, sr), kernel)
+            tail_s = kernel.size / sr
+            events = [Event(onset_s=float(max(0.0, c / sr - 0.002)), offset_s=float(min(duration_s, c / sr + tail_s)),
+                            fault=fault) for c in crossing]
+        elif fault == "loose_belt":
+            times, marks = nested_poisson(fault_rng, max_rate_hz=MAX_RATTLE_RATE_HZ, duration_s=duration_s)
+            amplitude = fault_rng.lognormal(0.0, 0.25, times.size)
+            idx = np.minimum((times * sr).astype(int), n - 1)
+            accelerating = (nominal_speed[idx] > 0) & (nominal_speed[idx] < 0.98)
+            keep = accelerating & (marks < g("rattle_rate_hz") / MAX_RATTLE_RATE_HZ)
+            rattle_kernel = impact_kernel(kernel_noise[::-1], sr, modes_hz=[1.7 * p["carriage_mode_hz"]],
+                                          decay_s=0.002, modal_weight=0.3)
+            out = out + convolve(impulse_train(n, times[keep], amplitude[keep] * click_amp * g("rattle_ratio"), sr),
+                                 rattle_kernel)
+        elif fault == "no_grease":
+            jitter = 1.0 + 0.003 * irregular  # the squeal locks to a structural mode: nearly steady
+            squeal = sine(cycles(p["squeal_hz"] * jitter, n, sr), phases[5])
+            gate = moving_average_gate(np.clip(stick + 0.3, 0.0, None), sr, smooth_s=0.01)
+            squeal *= gate / max(np.max(gate), 1e-12) * speed
+            out = out + g("squeal_ratio") * squeal
+        return out, events
+
+
+SLIDER = Slider()

@@ -1,0 +1,181 @@
+"""Solenoid valve sound (MIMII / DCASE ``valve``).
+
+Normal sound: a repeating pattern of open/close motions. Each cycle of ``cycle_s`` has
+``pulses_per_cycle`` pulses spread over its first ``active_fraction``; a pulse opens the valve
+and closes it ``hold_fraction`` of the pulse spacing later. Every motion is a plunger impact:
+an impulse exciting the valve body's modes (a click, mostly above 1.5 kHz); the flow through
+the open valve raises the system's flow noise. Under it runs the steady sound of the pneumatic / hydraulic
+system: flow noise with a spectral tilt, mains hum and a pump / compressor tone.
+
+Faults (time-localised: one :class:`Event` per affected motion; s = 0 renders the normal valve):
+
+- ``contamination``: debris makes the plunger stick: some motions come late (with a harder
+  release) or not at all, and while the plunger is stuck the solenoid buzzes at twice the
+  mains frequency (the unseated armature);
+- ``timing_change``: the controller's timing drifts: the valve closes too early (shorter open
+  time), so every close motion comes early.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from generators.base import Event
+from generators.sound_common import (AudioMachine, Nuisance, convolve, cycles, db,
+                                     fault_spec, harmonics, highpass, impact_kernel, impulse_train,
+                                     level_rms_nuisance, moving_average_gate, rfft_frequencies, shape, slow_noise,
+                                     tilt, white_spectrum)
+
+#: Ratios of the valve body's higher modes to the main click mode.
+MODE_RATIOS = (1.0, 1.47, 2.09, 2.76)
+#: Time before a nominal motion that its event starts (s).
+EVENT_LEAD_S = 0.002
+
+
+class Valve(AudioMachine):
+    """Solenoid valve (see module docstring)."""
+
+    name = "valve"
+    nuisance = (
+        Nuisance("cycle_s", 0.8, 3.0, "period of the open/close pattern, s"),
+        Nuisance("pulses_per_cycle", 1, 3, "open/close pulses per cycle", integer=True),
+        Nuisance("active_fraction", 0.4, 1.0, "part of the cycle the pulses are spread over"),
+        Nuisance("hold_fraction", 0.2, 0.5, "open time as a fraction of the pulse spacing"),
+        Nuisance("start_s", 0.0, 0.8, "time of the first motion, s"),
+        Nuisance("click_mode_hz", 1500.0, 5000.0, "main mode of the valve body excited by the plunger, Hz", log=True),
+        Nuisance("click_decay_s", 0.001, 0.005, "decay time constant of the click modes, s", log=True),
+        Nuisance("click_level_db", 15.0, 27.0, "click peak re system-noise RMS, dB"),
+        Nuisance("close_open_ratio_db", -6.0, 6.0, "close click level re open click, dB"),
+        Nuisance("open_flow_level_db", -14.0, -6.0, "system flow-noise rise while the valve is open, dB re its RMS"),
+        Nuisance("system_corner_hz", 100.0, 500.0, "corner of the system flow-noise spectrum, Hz", log=True),
+        Nuisance("system_slope_db_per_octave", 3.0, 6.0, "system flow-noise slope above the corner, dB/octave"),
+        Nuisance("mains_hz", 0, 0, "mains frequency, Hz (hum at twice it)", options=(50.0, 60.0)),
+        Nuisance("hum_level_db", -15.0, 0.0, "mains hum level re system-noise RMS, dB"),
+        Nuisance("system_tone_hz", 150.0, 1200.0, "pump / compressor tone of the system, Hz", log=True),
+        Nuisance("system_tone_level_db", -12.0, 0.0, "system tone level re system-noise RMS, dB"),
+        level_rms_nuisance(0.02, 0.05),
+    )
+    faults = {
+        "contamination": fault_spec(
+            "contamination", "debris makes the plunger stick: delayed or missing motions",
+            "stuck_probability: 0.7*severity, chance that a motion sticks (nested: more severity adds motions; "
+            "at least one motion of the clip sticks when severity > 0)",
+            "stuck_delay_scale_s: 0.4*severity s; a stuck motion comes (0.03 + stuck_delay_scale_s*(0.5 + u)) s "
+            "late, u ~ U(0, 1), or not at all if that reaches the next motion",
+            "release_gain: 1 + 0.3*severity, amplitude of a late (stuck) click",
+            "buzz_ratio: 3*severity, solenoid buzz RMS re system-noise RMS while stuck",
+            time_localised=True),
+        "timing_change": fault_spec(
+            "timing_change", "the valve closes earlier than programmed: shorter open time",
+            "hold_change_fraction: -0.8*severity; close motions come 0.8*severity*hold_fraction*spacing s early",
+            time_localised=True),
+    }
+
+    def _fault_parameters(self, fault: str, severity: float) -> dict[str, float]:
+        s = severity
+        if fault == "contamination":
+            return {"stuck_probability": 0.7 * s, "release_gain": 1.0 + 0.3 * s,
+                    "stuck_delay_scale_s": 0.4 * s, "buzz_ratio": 3.0 * s}
+        return {"hold_change_fraction": -0.8 * s}
+
+    def _characteristic_hz(self, params: Mapping[str, Any]) -> dict[str, float]:
+        return {"valve click mode": params["click_mode_hz"], "system tone": params["system_tone_hz"]}
+
+    def motions(self, params: Mapping[str, Any], duration_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Nominal motion times (s) within ``[0, duration_s)`` and whether each is a close motion."""
+        spacing = params["cycle_s"] * params["active_fraction"] / params["pulses_per_cycle"]
+        n_cycles = int(np.ceil(duration_s / params["cycle_s"])) + 1
+        opens = (params["start_s"] + np.arange(n_cycles)[:, None] * params["cycle_s"]
+                 + np.arange(params["pulses_per_cycle"])[None, :] * spacing).ravel()
+        closes = opens + params["hold_fraction"] * spacing
+        times = np.concatenate([opens, closes])
+        is_close = np.concatenate([np.zeros(opens.size, bool), np.ones(closes.size, bool)])
+        order = np.argsort(times, kind="stable")
+        times, is_close = times[order], is_close[order]
+        keep = times < duration_s
+        return times[keep], is_close[keep]
+
+    def _synthesise(self, params: Mapping[str, Any], *, faulty: bool, n_samples: int, sample_rate: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, list[Event]]:
+        p, n, sr = params, n_samples, sample_rate
+        duration_s = n / sr
+        fault = str(p.get("fault", "none")) if faulty else "none"
+
+        flow_spec = white_spectrum(rng, n)
+        fluct = slow_noise(rng, n, sr, bandwidth_hz=0.5)
+        phases = rng.uniform(0, 2 * np.pi, 4)
+        click_noise = rng.standard_normal(int(0.2 * sr) + 1)
+
+        times, is_close = self.motions(p, duration_s)
+        u, v = rng.random((2, times.size))  # per-motion marks for sticking
+        actual = times.copy()
+        gains = np.where(is_close, db(p["close_open_ratio_db"]), 1.0)
+        present = np.ones(times.size, bool)
+        affected = np.zeros(times.size, bool)
+        if fault == "contamination":
+            # nested in severity; the motion with the lowest mark sticks whenever severity > 0
+            affected = u < p["stuck_probability"]
+            if u.size and p["stuck_probability"] > 0:
+                affected |= u == u.min()
+            next_gap = np.append(np.diff(times), np.inf)
+            delay = 0.03 + p["stuck_delay_scale_s"] * (0.5 + v)
+            missing = affected & (delay >= 0.9 * next_gap)  # stuck through the whole command window
+            present &= ~missing
+            delayed = affected & ~missing
+            actual[delayed] += delay[delayed]
+            gains = np.where(delayed, gains * p["release_gain"], gains)
+        elif fault == "timing_change":
+            spacing = p["cycle_s"] * p["active_fraction"] / p["pulses_per_cycle"]
+            shift_s = p["hold_change_fraction"] * p["hold_fraction"] * spacing
+            affected = is_close & (shift_s != 0)
+            actual[affected] += shift_s
+
+        kernel = impact_kernel(click_noise, sr, modes_hz=[p["click_mode_hz"] * r for r in MODE_RATIOS],
+                               decay_s=p["click_decay_s"], burst_decay_s=0.0008, modal_weight=0.5)
+        click_amp = db(p["click_level_db"])
+        clicks = convolve(impulse_train(n, actual[present], gains[present] * click_amp, sr), kernel)
+
+        f = rfft_frequencies(n, sr)
+        # valve state (open or closed): set by the last motion that happened
+        order = np.argsort(actual[present], kind="stable")
+        motion_t, motion_close = actual[present][order], is_close[present][order]
+        last = np.searchsorted(motion_t, np.arange(n) / sr, side="right") - 1
+        if motion_t.size:
+            is_open = np.where(last >= 0, ~motion_close[np.maximum(last, 0)], False).astype(float)
+        else:  # no motion within the clip: closed throughout
+            is_open = np.zeros(n)
+        is_open = moving_average_gate(is_open, sr, smooth_s=0.003)  # smooth open/close edges
+
+        flow_mag = (tilt(f, corner_hz=p["system_corner_hz"], slope_db_per_octave=p["system_slope_db_per_octave"])
+                    * highpass(f, cutoff_hz=20.0))
+        flow_mag /= np.sqrt(np.mean(flow_mag**2))
+        # flow through the open valve raises the system flow noise
+        system = shape(flow_spec, flow_mag, n) * (1.0 + 0.03 * fluct + db(p["open_flow_level_db"]) * is_open)
+        hum = harmonics(cycles(2 * p["mains_hz"], n, sr), [1.0, 0.4], phases[:2]) * db(p["hum_level_db"]) * 1.3
+        tone = harmonics(cycles(p["system_tone_hz"], n, sr), [1.0, 0.3], phases[2:]) * db(p["system_tone_level_db"]) * 1.35
+        out = system + hum + tone + clicks
+        if fault == "contamination":
+            # the stuck armature buzzes from the commanded motion until it moves (or the next command)
+            next_nominal = np.append(times[1:], duration_s)
+            stuck_end = np.where(present, actual, next_nominal)
+            edges = impulse_train(n, times[affected], 1.0, sr) - impulse_train(n, stuck_end[affected], 1.0, sr)
+            stuck = np.clip(np.cumsum(edges), 0.0, 1.0)
+            buzz_amps = np.array([1.0, 0.7, 0.5, 0.35, 0.25, 0.18])
+            buzz = harmonics(cycles(2 * p["mains_hz"], n, sr), buzz_amps, [0.0] * 6) / np.sqrt(np.sum(buzz_amps**2) / 2)
+            out = out + p["buzz_ratio"] * buzz * moving_average_gate(stuck, sr, smooth_s=0.002)
+
+        events = []
+        tail_s = 6 * p["click_decay_s"]
+        next_nominal = np.append(times[1:], duration_s)
+        for t0, t1, ok, hit, t_next in zip(times, actual, present, affected, next_nominal):
+            if hit:
+                # a missing motion leaves the valve in the wrong state until the next motion
+                end = (max(t0, t1) if ok else t_next) + tail_s
+                events.append(Event(onset_s=float(max(0.0, min(t0, t1) - EVENT_LEAD_S)),
+                                    offset_s=float(min(duration_s, end)), fault=fault))
+        return out, events
+
+
+VALVE = Valve()
