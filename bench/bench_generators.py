@@ -61,8 +61,6 @@ def main() -> None:
     times = ts.TimeSampler(stop_time=DURATION_S).sample_regular_time(num_points=int(DURATION_S * SAMPLE_RATE))
     series = ts.TimeSeries(ts.signals.Sinusoidal(frequency=50.0), noise_generator=ts.noise.GaussianNoise(std=0.3))
     print(f"TimeSynth sinusoid + Gaussian noise: {realtime_factor(lambda: series.sample(times)):.0f}x real time")
-    ar = ts.TimeSeries(ts.signals.AutoRegressive(ar_param=[0.9]))
-    print(f"TimeSynth AR(1) process: {realtime_factor(lambda: ar.sample(times)):.0f}x real time")
 
 
 if __name__ == "__main__":

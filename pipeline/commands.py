@@ -35,7 +35,7 @@ def train(
     data: Annotated[Path, typer.Option("--data", help="Dataset folder (any layout the loaders read).")],
     model: Annotated[str, typer.Option("--model", help="Detector: kmeans, autoencoder or gaussian.")],
     out: Annotated[Path, typer.Option("--out", help="MODEL_DIR to write the bundle into.")],
-    features: Annotated[str, typer.Option(help="Feature preset (dcase, tinyml) or a FeatureConfig .json.")] = "dcase",
+    features: Annotated[str, typer.Option(help="Feature preset (dcase, tinyml, fan_lowband, vibration) or a FeatureConfig .json.")] = "dcase",
     seed: Annotated[int, typer.Option(help="Seed of the split, clip choice and detector.")] = 0,
     target_fpr: Annotated[float, typer.Option(help="False-positive rate on normal validation clips "
                                                    "that sets the threshold.")] = 0.01,
