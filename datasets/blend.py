@@ -279,7 +279,7 @@ def inject_clip(segment: np.ndarray, *, machine: str, fault: str, severity: floa
     generator = get_machine(machine)
     sample_seq, render_seq = np.random.SeedSequence(seed).spawn(2)
     params = sample_clip_params(generator, np.random.default_rng(sample_seq), fault=fault, severity=severity,
-                                fixed=dict(fixed or {}))
+                                fixed=dict(fixed or {}), sample_rate=int(sample_rate))
     duration_s = segment.size / sample_rate
     params.update(sample_rate=int(sample_rate), duration_s=duration_s)
     parts = generator.render(params, duration_s=duration_s, sample_rate=int(sample_rate),

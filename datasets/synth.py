@@ -203,7 +203,8 @@ def preflight(config: SynthConfig) -> None:
     probes = [("none", 0.0)] + [(f, max(config.severity_range or config.severities)) for f in config.faults]
     for i, (fault, severity) in enumerate(probes):
         rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(2**31 - 1, i)))
-        params = sample_clip_params(machine, rng, fault=fault, severity=severity, fixed=config.fixed)
+        params = sample_clip_params(machine, rng, fault=fault, severity=severity, fixed=config.fixed,
+                                    sample_rate=config.rate)
         params.update(sample_rate=config.rate, duration_s=min(config.duration_s, 0.25))
         machine.render(params, duration_s=params["duration_s"], sample_rate=config.rate, rng=rng)
 

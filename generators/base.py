@@ -120,7 +120,7 @@ class Machine(Protocol):
     parameters: Mapping[str, str]
 
     def sample_params(self, rng: np.random.Generator, *, fault: str, severity: float,
-                      fixed: Fixed) -> dict: ...
+                      fixed: Fixed, sample_rate: int | None = None) -> dict: ...
 
     def render(self, params: Mapping[str, Any], *, duration_s: float, sample_rate: int,
                rng: np.random.Generator) -> Parts: ...
@@ -174,6 +174,32 @@ def draw(rng: np.random.Generator, fixed: Fixed, name: str, low: float, high: fl
             raise FaultsynthError(f"{name}: expected a positive range, got {lo}:{hi}")
         return float(np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo))))
     return float(lo + u * (hi - lo))
+
+
+def below_nyquist(low_hz: float, high_hz: float, sample_rate: int | None, *,
+                  fraction: float = 0.9) -> tuple[float, float]:
+    """Default range of a frequency, scaled down to fit under ``fraction`` of Nyquist.
+
+    Parameters
+    ----------
+    low_hz, high_hz : float
+        Documented default range, Hz.
+    sample_rate : int or None
+        Hz; None leaves the range as it is.
+    fraction : float
+        Share of the Nyquist frequency the range must stay below.
+
+    Returns
+    -------
+    (low_hz, high_hz)
+        Unchanged when ``high_hz`` already fits; otherwise both scaled by the same
+        factor, so that a low sample rate draws a lower frequency instead of
+        failing for some seeds.
+    """
+    if sample_rate is None or high_hz <= fraction * sample_rate / 2:
+        return low_hz, high_hz
+    factor = fraction * sample_rate / 2 / high_hz
+    return low_hz * factor, high_hz * factor
 
 
 def check_severity(severity: float) -> float:

@@ -75,8 +75,8 @@ class Fan(AudioMachine):
         return {"turbulence_gain_db": 3.0 * s, "blade_pass_gain_db": 4.0 * s,
                 "speed_change_fraction": 0.03 * s, "stall_am_depth": 0.2 * s}
 
-    def sample_params(self, rng, *, fault, severity, fixed):
-        params = super().sample_params(rng, fault=fault, severity=severity, fixed=fixed)
+    def sample_params(self, rng, *, fault, severity, fixed, sample_rate=None):
+        params = super().sample_params(rng, fault=fault, severity=severity, fixed=fixed, sample_rate=sample_rate)
         if fault == "voltage_change":
             params["speed_change_fraction"] *= params["voltage_sign"]
         return params

@@ -56,11 +56,16 @@ def check_fault(machine: Machine, fault: str) -> str:
 
 
 def sample_clip_params(machine: Machine, rng: np.random.Generator, *, fault: str, severity: float,
-                       fixed: Fixed) -> dict:
-    """Draw every parameter of one clip: the machine's own, then noise and sensor."""
+                       fixed: Fixed, sample_rate: int | None = None) -> dict:
+    """Draw every parameter of one clip: the machine's own, then noise and sensor.
+
+    ``sample_rate`` (Hz) lets default frequency ranges stay below Nyquist; None
+    means the machine's default rate.
+    """
     check_fault(machine, fault)
     severity = 0.0 if fault == "none" else check_severity(severity)
-    params = machine.sample_params(rng, fault=fault, severity=severity, fixed=fixed)
+    params = machine.sample_params(rng, fault=fault, severity=severity, fixed=fixed,
+                                   sample_rate=sample_rate or machine.default_sample_rate)
     lo, hi = SNR_RANGE_DB[machine.kind]
     params["snr_db"] = draw(rng, fixed, "snr_db", lo, hi)
     color_index = int(rng.integers(len(NOISE_COLORS)))
@@ -106,7 +111,7 @@ def render_clip(machine_name: str, *, fault: str, severity: float, duration_s: f
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     sample_seq, render_seq, noise_seq, sensor_seq = seq.spawn(4)
     params = sample_clip_params(machine, np.random.default_rng(sample_seq), fault=fault,
-                                severity=severity, fixed=fixed)
+                                severity=severity, fixed=fixed, sample_rate=int(sample_rate))
     params.update(sample_rate=int(sample_rate), duration_s=float(duration_s))
     parts = machine.render(params, duration_s=duration_s, sample_rate=int(sample_rate),
                            rng=np.random.default_rng(render_seq))

@@ -21,7 +21,7 @@ import numpy as np
 
 from errors import FaultsynthError
 from generators import bearing, gear, motor, shaft
-from generators.base import FaultSpec, Fixed, Parts, check_below_nyquist, draw
+from generators.base import FaultSpec, Fixed, Parts, below_nyquist, check_below_nyquist, draw
 from generators.registry import COMMON_PARAMETERS
 from generators.vibration_analysis import ISO10816_CLASS, iso10816_zone, velocity_rms_mm_s
 from generators.vibration_dsp import shaft_motion
@@ -72,7 +72,8 @@ class RotatingMachine:
         object.__setattr__(self, "faults", faults)
         object.__setattr__(self, "parameters", parameters)
 
-    def sample_params(self, rng: np.random.Generator, *, fault: str, severity: float, fixed: Fixed) -> dict:
+    def sample_params(self, rng: np.random.Generator, *, fault: str, severity: float, fixed: Fixed,
+                      sample_rate: int | None = None) -> dict:
         """Draw every physical parameter of one clip.
 
         Parameters
@@ -85,6 +86,8 @@ class RotatingMachine:
         fixed : mapping
             User-fixed parameters: a value or a (low, high) range, e.g.
             ``{"rpm": 1797, "bearing": "6205", "resonance_hz": 3000}``.
+        sample_rate : int, optional
+            Hz: the default resonance range is scaled down to stay below Nyquist.
 
         Returns
         -------
@@ -105,7 +108,8 @@ class RotatingMachine:
             raise FaultsynthError(f"rpm must be positive, got {rpm}")
         shaft_hz = rpm / 60.0
         params: dict[str, Any] = {"fault": fault, "severity": float(severity), "rpm": rpm, "shaft_hz": shaft_hz,
-                                  "resonance_hz": draw(rng, fixed, "resonance_hz", *RESONANCE_RANGE_HZ, log=True),
+                                  "resonance_hz": draw(rng, fixed, "resonance_hz",
+                                                       *below_nyquist(*RESONANCE_RANGE_HZ, sample_rate), log=True),
                                   "damping_ratio": draw(rng, fixed, "damping_ratio", 0.02, 0.1),
                                   "resonance2_ratio": draw(rng, fixed, "resonance2_ratio", 0.35, 0.7),
                                   "resonance2_gain": draw(rng, fixed, "resonance2_gain", 0.2, 0.6)}

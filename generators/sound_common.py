@@ -18,7 +18,8 @@ import scipy.fft
 from scipy.signal import lfilter, oaconvolve
 
 from errors import FaultsynthError
-from generators.base import Event, FaultSpec, Fixed, Parts, check_below_nyquist, check_severity, draw
+from generators.base import (Event, FaultSpec, Fixed, Parts, below_nyquist, check_below_nyquist,
+                             check_severity, draw)
 
 #: Hold length (samples) of the interpolation grid of :func:`slow_noise`.
 _HOLD = 8
@@ -48,8 +49,12 @@ class Nuisance:
             return f"{self.doc} (default: one of {', '.join(f'{o:g}' for o in self.options)})"
         return f"{self.doc} (default: {'log-' if self.log else ''}uniform {self.low:g}..{self.high:g})"
 
-    def sample(self, rng: np.random.Generator, fixed: Fixed) -> float:
-        """Value of this parameter (consumes ``rng`` once, fixed or not)."""
+    def sample(self, rng: np.random.Generator, fixed: Fixed, sample_rate: int | None = None) -> float:
+        """Value of this parameter (consumes ``rng`` once, fixed or not).
+
+        A frequency (name ending in ``_hz``) has its default range scaled down
+        to stay below Nyquist at ``sample_rate`` (Hz).
+        """
         if self.options:
             choices = ", ".join(f"{o:g}" for o in self.options)
             u = draw(rng, {}, self.name, 0.0, 1.0)
@@ -64,7 +69,7 @@ class Nuisance:
                 return value
             return float(self.options[min(int(u * len(self.options)), len(self.options) - 1)])
         try:
-            value = self._sample_number(rng, fixed)
+            value = self._sample_number(rng, fixed, sample_rate)
         except FaultsynthError:
             raise
         except (TypeError, ValueError):
@@ -75,7 +80,7 @@ class Nuisance:
                                   f"value ({self.doc}), got {value!r}")
         return value
 
-    def _sample_number(self, rng: np.random.Generator, fixed: Fixed) -> float:
+    def _sample_number(self, rng: np.random.Generator, fixed: Fixed, sample_rate: int | None) -> float:
         if self.integer:
             value = draw(rng, fixed, self.name, self.low - 0.5, self.high + 0.5 - 1e-9)
             if self.name in fixed and not isinstance(fixed[self.name], (tuple, list)) \
@@ -85,7 +90,9 @@ class Nuisance:
             if value < 1:
                 raise FaultsynthError(f"{self.name}: expected a positive whole number, got {value}")
             return value
-        return draw(rng, fixed, self.name, self.low, self.high, log=self.log)
+        low, high = below_nyquist(self.low, self.high, sample_rate) if self.name.endswith("_hz") \
+            else (self.low, self.high)
+        return draw(rng, fixed, self.name, low, high, log=self.log)
 
 
 class AudioMachine:
@@ -123,7 +130,8 @@ class AudioMachine:
         raise NotImplementedError
 
     # -- protocol -------------------------------------------------------------------------------
-    def sample_params(self, rng: np.random.Generator, *, fault: str, severity: float, fixed: Fixed) -> dict:
+    def sample_params(self, rng: np.random.Generator, *, fault: str, severity: float, fixed: Fixed,
+                      sample_rate: int | None = None) -> dict:
         """Draw every physical parameter of one clip (the label).
 
         Parameters
@@ -135,6 +143,8 @@ class AudioMachine:
             0..1 (ignored when ``fault == "none"``).
         fixed : mapping
             User-fixed nuisance parameters: a value or a ``(low, high)`` range.
+        sample_rate : int, optional
+            Hz: default frequency ranges are scaled down to stay below Nyquist.
 
         Returns
         -------
@@ -143,7 +153,7 @@ class AudioMachine:
         """
         self._check_fault(fault)
         severity = 0.0 if fault == "none" else check_severity(severity)
-        params: dict[str, Any] = {p.name: p.sample(rng, fixed) for p in self.nuisance}
+        params: dict[str, Any] = {p.name: p.sample(rng, fixed, sample_rate) for p in self.nuisance}
         if fault != "none":
             params.update(self._fault_parameters(fault, severity))
         params.update(fault=fault, severity=severity)

@@ -107,8 +107,8 @@ class ToyCar(AudioMachine):
             return {"speed_change_fraction": -0.12 * s, "brush_gain_db": 8.0 * s, "rolling_gain_db": 6.0 * s}
         return {"speed_change_fraction": 0.25 * s}  # signed by voltage_sign in sample_params
 
-    def sample_params(self, rng, *, fault, severity, fixed):
-        params = super().sample_params(rng, fault=fault, severity=severity, fixed=fixed)
+    def sample_params(self, rng, *, fault, severity, fixed, sample_rate=None):
+        params = super().sample_params(rng, fault=fault, severity=severity, fixed=fixed, sample_rate=sample_rate)
         if fault == "voltage_change":
             params["speed_change_fraction"] *= params["voltage_sign"]
         return params

@@ -55,3 +55,25 @@ def test_draw_refuses_non_numeric_values():
         draw(rng, {"rpm": "fast"}, "rpm", 10, 20)
     assert 10 <= draw(rng, {}, "rpm", 10, 20) <= 20
     assert draw(rng, {"rpm": (15, 15)}, "rpm", 10, 20) == 15
+
+
+@pytest.mark.parametrize("machine,sample_rate", [("bearing", 4000), ("gearbox", 3200), ("slider", 8000),
+                                                 ("valve", 8000), ("fan", 8000)])
+def test_default_frequency_ranges_fit_low_sample_rates(machine, sample_rate):
+    # Default resonance / mode ranges reach 3.5-6 kHz; at a low rate they are scaled under Nyquist,
+    # so no seed fails (fixed values are still refused, see test_synth).
+    for seed in range(25):
+        clip = render_clip(machine, fault="none", severity=0.0, duration_s=0.3, sample_rate=sample_rate,
+                           seed=seed, fixed={"rpm": 600} if machine in ("bearing", "gearbox") else {})
+        for key, value in clip.params.items():
+            if key.endswith("_hz") and ("resonance" in key or "mode" in key or "whine" in key):
+                assert value < sample_rate / 2, (key, value)
+
+
+def test_default_ranges_unchanged_at_default_rate():
+    from generators.base import below_nyquist
+
+    assert below_nyquist(1000.0, 3500.0, 12000) == (1000.0, 3500.0)
+    assert below_nyquist(1500.0, 6000.0, 16000) == (1500.0, 6000.0)
+    lo, hi = below_nyquist(1000.0, 3500.0, 4000)
+    assert hi == pytest.approx(1800.0) and lo / hi == pytest.approx(1000 / 3500)
