@@ -142,11 +142,11 @@ def read_mat_channels(file: Path, *, names: list[str], variables: list[str] | No
     """
     from scipy.io import loadmat
 
-    if not file.is_file():
-        raise FaultsynthError(f"{file}: no such file: expected a CWRU .mat file")
     try:
         content = loadmat(str(file), variable_names=variables)
     except Exception as exc:  # corrupt files raise several types
+        if not file.is_file():  # checked only on failure: a stat per read is not free
+            raise FaultsynthError(f"{file}: no such file: expected a CWRU .mat file") from None
         raise FaultsynthError(f"{file}: unreadable .mat ({exc}): expected a MATLAB v5 file") from None
     if variables is None:
         variables = []
@@ -163,4 +163,7 @@ def read_mat_channels(file: Path, *, names: list[str], variables: list[str] | No
         columns.append(np.asarray(content[var], dtype=np.float64).ravel())
     if len({c.size for c in columns}) != 1:
         raise FaultsynthError(f"{file}: channels {variables} differ in length: expected equal lengths")
-    return np.stack(columns, axis=1).astype(np.float32)
+    out = np.empty((columns[0].size, len(columns)), dtype=np.float32)
+    for index, column in enumerate(columns):
+        out[:, index] = column  # float64 -> float32 in the same pass as the copy
+    return out

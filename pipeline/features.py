@@ -41,8 +41,8 @@ EPS = sys.float_info.epsilon
 
 KINDS = ("log_mel", "vibration")
 
-# Frames processed together: a block's buffers stay in cache.
-_BLOCK_FRAMES = 320
+# Samples of the frames processed together (320 frames of 1024): a block's buffers stay in cache.
+_BLOCK_SAMPLES = 320 * 1024
 
 
 @dataclass(frozen=True)
@@ -310,28 +310,37 @@ def log_mel_batch(Y: np.ndarray, sample_rate: int, *, n_fft: int = 1024, hop_len
         raise FaultsynthError(f"clips of {Y.shape[1]} samples are shorter than one frame of {n_fft} samples")
     fb_sparse, lo, hi = _sparse_filterbank(int(sample_rate), int(n_fft), int(n_mels), float(fmin_hz),
                                            None if fmax_hz is None else float(fmax_hz))
-    win = window(n_fft)
+    win = window(n_fft)[:, None]
     scale = np.float32(20.0 / power)
     out = np.empty((Y.shape[0], n_mels, n_frames), dtype=np.float32)
     pad = n_fft // 2 if center else 0
     y32 = np.zeros(Y.shape[1] + 2 * pad, dtype=np.float32)  # one clip, float32, zero-padded
+    # Frames as columns (n_fft, n_frames), a view of y32: the FFT along axis 0 yields bins x frames,
+    # the layout the sparse filterbank product and the output need, so nothing is transposed.
+    frames = np.lib.stride_tricks.sliding_window_view(y32, n_fft)[::hop_length].T
+    # Windowed frames of one block; Fortran order keeps each frame contiguous.
+    block_frames = min(n_frames, max(1, _BLOCK_SAMPLES // n_fft))
+    x_block = np.empty((n_fft, block_frames), dtype=np.float32, order="F")
     for i in range(Y.shape[0]):
         y32[pad:pad + Y.shape[1]] = Y[i]
-        frames = np.lib.stride_tricks.sliding_window_view(y32, n_fft)[::hop_length]
-        for start in range(0, n_frames, _BLOCK_FRAMES):
+        for start in range(0, n_frames, block_frames):
             # A block of frames small enough for its buffers to stay in cache.
-            x = frames[start:start + _BLOCK_FRAMES] * win
-            spec = scipy.fft.rfft(x, axis=-1)[:, lo:hi]
+            block = frames[:, start:start + block_frames]
+            x = np.multiply(block, win, out=x_block[:, :block.shape[1]])
+            spec = scipy.fft.rfft(x, axis=0)[lo:hi]  # (bins, block), complex64
             if power == 2.0:
-                p = spec.real * spec.real
-                p += spec.imag * spec.imag
+                # Square real and imaginary parts in place (interleaved float32 columns), apply the
+                # filterbank to both, then add: |X|^2 summed without a separate power array.
+                parts = spec.view(np.float32)
+                np.square(parts, out=parts)
+                both = fb_sparse @ parts  # (n_mels, 2 * block)
+                mel = both[:, 0::2]
+                mel += both[:, 1::2]
             else:
-                p = np.abs(spec) ** np.float32(power)
-            mel = fb_sparse @ np.ascontiguousarray(p.T)  # (n_mels, block)
+                mel = fb_sparse @ (np.abs(spec) ** np.float32(power))
             mel += np.float32(EPS)
-            db = np.log10(mel)
+            db = np.log10(mel, out=out[i, :, start:start + block_frames])
             db *= scale
-            out[i, :, start:start + _BLOCK_FRAMES] = db
     # NaN/inf samples (or values beyond float32 range) make their frames non-finite: one check on the output.
     if not np.all(np.isfinite(out)):
         raise FaultsynthError("audio contains NaN or infinite samples (or values too large for float32)")
