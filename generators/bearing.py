@@ -27,7 +27,8 @@ import numpy as np
 
 from errors import FaultsynthError
 from generators.base import FaultSpec, Fixed, draw
-from generators.vibration_dsp import ShaftMotion, draw_choice, draw_phases, event_revs, impulses, load_zone, ring
+from generators.vibration_dsp import (MIN_TABLE_SIZE, ShaftMotion, draw_choice, draw_phases, event_revs,
+                                      harmonic_table, impulses, load_zone, ring)
 
 
 @dataclass(frozen=True)
@@ -203,23 +204,22 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
     machine, fault : ndarray, shape (motion.n,), float64, g
     """
     fs = motion.sample_rate
-    noise = ring(rng.standard_normal(motion.n), params, fs)
+    noise = ring(rng.standard_normal(out=motion.scratch()), params, fs)
     noise *= float(params["bearing_noise_g"]) / max(float(np.std(noise)), 1e-300)
     fault_name = params.get("fault", "none")
-    fault = np.zeros(motion.n)
     if fault_name not in FAULTS:
-        return noise, fault
+        return noise, np.zeros(motion.n)
     f_r = motion.shaft_hz
     total = motion.revs[-1]
     slip = float(params.get("slip_pct", 1.5))
     phase = float(params["defect_phase_rad"])
     if fault_name == "wear":
-        rough = ring(rng.standard_normal(motion.n), params, fs)
+        fault = ring(rng.standard_normal(out=motion.scratch()), params, fs)
         m = float(params["wear_modulation"])
-        rough *= float(params["wear_g_rms"]) / max(float(np.std(rough)), 1e-300) / np.sqrt(1 + m * m / 2)
-        modulation = (m * np.exp(1j * phase) * motion.one).real  # m cos(shaft angle + phase)
+        fault *= float(params["wear_g_rms"]) / max(float(np.std(fault)), 1e-300) / np.sqrt(1 + m * m / 2)
+        modulation = harmonic_table({1: m * np.exp(1j * phase)}, MIN_TABLE_SIZE)  # m cos(shaft angle + phase)
         modulation += 1
-        fault = rough * modulation
+        fault *= motion.angle().lookup(modulation, out=motion.scratch())
         return noise, fault
     zone = dict(half_angle_deg=float(params["load_zone_deg"]), unloaded_fraction=float(params["unloaded_fraction"]))
     if fault_name == "cage":

@@ -18,9 +18,11 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import numpy as np
+from scipy.special import jv
 
 from generators.base import FaultSpec, Fixed, draw
-from generators.vibration_dsp import ShaftMotion, draw_int, draw_phases, event_revs, harmonic_sum, impulses, ring
+from generators.vibration_dsp import (MIN_TABLE_SIZE, ShaftMotion, draw_int, draw_phases, event_revs, harmonic_sum,
+                                      harmonic_table, impulses, ring, table_size, tone)
 
 MESH_HARMONICS = 3
 
@@ -96,42 +98,85 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
     """
     fs = motion.sample_rate
     z_p, z_g = int(params["pinion_teeth"]), int(params["gear_teeth"])
-    mesh = motion.phasor(z_p)
     phases = params["gear_phase_rad"]
     am = float(params["mesh_am_depth"])
     # Tooth-to-tooth variation: weak AM at the pinion and gear rates.
-    envelope = (am * np.exp(1j * phases[-3]) * motion.one).real
-    envelope += (am * np.exp(1j * phases[-2]) * motion.phasor(z_p / z_g)).real
-    envelope += 1
+    envelope = motion.angle().lookup(1 + harmonic_table({1: am * np.exp(1j * phases[-3])}, MIN_TABLE_SIZE),
+                                     out=motion.scratch())
+    envelope += motion.angle(z_g / z_p).lookup(harmonic_table({1: am * np.exp(1j * phases[-2])}, MIN_TABLE_SIZE))
     orders = [h for h in range(1, MESH_HARMONICS + 1) if h * float(params["mesh_hz"]) < fs / 2]
     amplitude = {h: float(params["mesh_g"]) * float(params["mesh_harmonic_decay"]) ** (h - 1)
                  * np.exp(1j * phases[h - 1]) for h in orders}
-    carrier = harmonic_sum(mesh, amplitude)
-    machine = envelope * carrier
+    # Mesh harmonics h are shaft orders h*z_p; tables must also hold the fault sidebands around them.
+    size = table_size(MESH_HARMONICS * z_p + z_p // 2)
+    angle = motion.angle(1.0, size)
+    machine = angle.lookup(harmonic_table({h * z_p: a for h, a in amplitude.items()}, size))
+    machine *= envelope
     name = params.get("fault", "none")
-    fault = np.zeros(motion.n)
     if name == "gear_wear":
         weights = (0.3, 1.0, 1.0)
         gain = float(params["wear_mesh_gain"])
-        fault = envelope * harmonic_sum(mesh, {h: gain * weights[h - 1] * amplitude[h] for h in orders})
+        fault = angle.lookup(harmonic_table({h * z_p: gain * weights[h - 1] * a for h, a in amplitude.items()}, size))
+        fault *= envelope
     elif name == "gear_eccentricity":
-        turn = (np.exp(1j * phases[-1]) * motion.one).real  # cos of the pinion angle
-        beta = float(params["eccentricity_pm_rad"]) * turn
-        # PM multiplies harmonic h by exp(1j*h*beta): evaluate the harmonic sum on mesh*exp(1j*beta).
-        modulated = harmonic_sum(mesh * (np.cos(beta) + 1j * np.sin(beta)), amplitude)
-        turn *= float(params["eccentricity_am_depth"])
-        turn += 1
-        fault = envelope * turn * modulated - machine
+        fault = angle.lookup(harmonic_table(_eccentricity_orders(params, amplitude, z_p), size))
+        fault *= envelope
     elif name == "tooth_chip":
         chip = phases[-1] / (2 * np.pi)
-        sigma = float(params["chip_width_teeth"]) / z_p / 2  # revolutions
-        d = np.mod(motion.revs - chip + 0.5, 1.0) - 0.5
-        near = np.flatnonzero(np.abs(d) < 6 * sigma)  # the window is negligible elsewhere
-        window = np.exp(-0.5 * (d[near] / sigma) ** 2)
-        jump = float(params["chip_pm_rad"]) * window
-        modulated = harmonic_sum(mesh[near] * (np.cos(jump) + 1j * np.sin(jump)), amplitude)
-        faulty = envelope[near] * (1 - float(params["chip_am_depth"]) * window) * modulated
-        fault[near] = faulty - machine[near]
+        fault = angle.lookup(_chip_table(params, amplitude, z_p, chip, size))
+        fault *= envelope
         positions = event_revs(motion.revs[-1], events_per_rev=1.0, slip_pct=0.0, offset=chip, rng=rng)
         fault += ring(impulses(motion, positions, float(params["chip_impact_g"])), params, fs)
+    else:
+        fault = np.zeros(motion.n)
     return machine, fault
+
+
+def _eccentricity_orders(params: Mapping[str, Any], amplitude: Mapping[int, complex], z_p: int
+                         ) -> dict[int, complex]:
+    """Shaft-order spectrum of the eccentric minus the healthy carrier (before the healthy envelope).
+
+    The eccentric carrier is ``(1 + a cos u) sum_h Re(A_h exp(1j*h*(mesh angle + b cos u)))`` with
+    ``u`` the pinion angle plus the eccentricity phase; the phase modulation expands by
+    Jacobi-Anger, ``exp(1j*x*cos u) = sum_m 1j**m J_m(x) exp(1j*m*u)``.
+    """
+    phase = float(params["gear_phase_rad"][-1])
+    depth, beta = float(params["eccentricity_am_depth"]), float(params["eccentricity_pm_rad"])
+    orders: dict[int, complex] = {}
+
+    def add(order: int, c: complex) -> None:
+        orders[order] = orders.get(order, 0) + c
+
+    for h, a in amplitude.items():
+        reach = int(np.ceil(abs(h * beta))) + 12  # J_m(h*beta) is negligible beyond
+        for m in range(-reach, reach + 1):
+            c = a * 1j ** m * jv(m, h * beta) * np.exp(1j * m * phase)
+            add(h * z_p + m, c)
+            # The AM: a cos(u) shifts each component half up and half down by one order.
+            add(h * z_p + m + 1, 0.5 * depth * np.exp(1j * phase) * c)
+            add(h * z_p + m - 1, 0.5 * depth * np.exp(-1j * phase) * c)
+        add(h * z_p, -a)
+    return orders
+
+
+def _chip_table(params: Mapping[str, Any], amplitude: Mapping[int, complex], z_p: int, chip: float,
+                size: int) -> np.ndarray:
+    """One revolution of the chipped minus the healthy carrier (before the healthy envelope).
+
+    While the chipped tooth meshes (a Gaussian window in shaft angle around ``chip`` revolutions),
+    the mesh dips in amplitude and jumps in phase.
+    """
+    sigma = float(params["chip_width_teeth"]) / z_p / 2  # revolutions
+    # Table points within 6 sigma of the chip (the window is negligible elsewhere), unwrapped.
+    points = np.arange(np.ceil((chip - 6 * sigma) * size), (chip + 6 * sigma) * size)
+    near = points.astype(np.int64) & (size - 1)
+    d = points / size - chip
+    window = np.exp(-0.5 * (d / sigma) ** 2)
+    healthy = tone(z_p, points.size, size)
+    healthy *= np.exp(2j * np.pi * z_p * points[0] / size) if points.size else 1
+    jump = float(params["chip_pm_rad"]) * window
+    faulty = healthy * (np.cos(jump) + 1j * np.sin(jump))
+    table = np.zeros(size)
+    table[near] = ((1 - float(params["chip_am_depth"]) * window) * harmonic_sum(faulty, amplitude)
+                   - harmonic_sum(healthy, amplitude))
+    return table

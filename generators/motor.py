@@ -21,7 +21,7 @@ import numpy as np
 
 from errors import FaultsynthError
 from generators.base import FaultSpec, Fixed, draw
-from generators.vibration_dsp import ShaftMotion, draw_choice, draw_phases, harmonic_sum, tone
+from generators.vibration_dsp import ShaftMotion, draw_choice, draw_phases, tones
 
 FAULTS: dict[str, FaultSpec] = {
     "broken_rotor_bar": FaultSpec(
@@ -105,23 +105,25 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
                               f"({nyquist:.0f} Hz): raise the sample rate")
     ph = np.exp(1j * np.asarray(params["motor_phase_rad"]))
     a2 = float(params["line_2f_g"])
-    line = tone(f, n, fs)
-    machine = harmonic_sum(line, {1: a2 * float(params["line_1f_ratio"]) * ph[1], 2: a2 * ph[0]})
-    fault = np.zeros(n)
+    machine = tones([(f, a2 * float(params["line_1f_ratio"]) * ph[1]), (2 * f, a2 * ph[0])], n, fs)
     name = params.get("fault", "none")
     if name == "broken_rotor_bar":
         b = float(params["rotor_bar_sideband_g"])
-        beat = tone(2 * s * f, n, fs)  # twice the slip frequency
-        # (1 +/- 2s) f around the line, and f_r +/- 2sf (pole-pass sidebands) around 1x.
-        sidebands = b * ph[2] * line * beat
-        sidebands += b * ph[3] * line * beat.conj()
-        sidebands += 0.5 * b * ph[4] * motion.one * (beat + beat.conj())
-        fault = sidebands.real.copy()
+        # (1 +/- 2s) f around the line, and f_r +/- 2sf (pole-pass sidebands: 1x times the beat at
+        # twice the slip frequency) around 1x.
+        fault = motion.order_sum({1: b * ph[4]})
+        fault *= tones([(2 * s * f, 1.0)], n, fs)
+        fault += tones([((1 + 2 * s) * f, b * ph[2]), ((1 - 2 * s) * f, b * ph[3])], n, fs)
     elif name == "motor_eccentricity":
         e = float(params["eccentricity_2f_g"])
-        line2 = line * line
-        # Static part in phase with the healthy 2f hum; dynamic part as sidebands at 2f +/- f_r.
-        lines = e * ph[0] * line2
-        lines += 0.3 * e * line2 * (ph[2] * motion.one + ph[3] * motion.one.conj())
-        fault = lines.real.copy()
+        # Static part in phase with the healthy 2f hum; dynamic part as sidebands at 2f +/- f_r:
+        # Re(line**2 * d) with d = ph2 exp(j angle) + ph3 exp(-j angle) of the shaft.
+        d_re = motion.order_sum({1: 0.3 * e * (ph[2] + np.conj(ph[3]))})
+        d_im = motion.order_sum({1: 0.3 * e * (-1j * ph[2] + 1j * np.conj(ph[3]))})
+        d_re *= tones([(2 * f, 1.0)], n, fs)
+        d_im *= tones([(2 * f, -1j)], n, fs)
+        fault = np.subtract(d_re, d_im, out=d_re)
+        fault += tones([(2 * f, e * ph[0])], n, fs)
+    else:
+        fault = np.zeros(n)
     return machine, fault

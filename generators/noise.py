@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import fft
 
 from errors import FaultsynthError
 
@@ -11,6 +12,11 @@ NOISE_COLORS = ("white", "pink", "brown")
 
 def colored_noise(rng: np.random.Generator, n_samples: int, color: str = "white") -> np.ndarray:
     """Unit-RMS Gaussian noise with a power spectrum of 1/f**beta.
+
+    Coloured noise is shaped in the frequency domain: the spectrum of Gaussian
+    white noise (independent complex Gaussian bins, drawn directly) is weighted
+    by f**(-beta/2) and transformed back in float32, at the next fast FFT length
+    (the first ``n_samples`` are kept, and their mean removed).
 
     Parameters
     ----------
@@ -25,18 +31,22 @@ def colored_noise(rng: np.random.Generator, n_samples: int, color: str = "white"
     """
     if color not in NOISE_COLORS:
         raise FaultsynthError(f"unknown noise colour {color!r}: expected one of {', '.join(NOISE_COLORS)}")
-    white = rng.standard_normal(n_samples)
     if color == "white" or n_samples < 2:
-        noise = white
-    else:
-        beta = 1.0 if color == "pink" else 2.0
-        spectrum = np.fft.rfft(white)
-        f = np.arange(spectrum.size, dtype=float)
-        f[0] = 1.0  # keep DC finite; it is removed below
-        spectrum /= f ** (beta / 2)
-        noise = np.fft.irfft(spectrum, n_samples)
-        noise -= noise.mean()
-    return noise / max(rms(noise), 1e-300)
+        noise = rng.standard_normal(n_samples)
+        return noise / max(rms(noise), 1e-300)
+    size = fft.next_fast_len(n_samples, real=True)  # transform length; the first n_samples are kept
+    bins = size // 2 + 1
+    spectrum = rng.standard_normal(2 * bins, dtype=np.float32).view(np.complex64)
+    spectrum[0] = 0  # no DC
+    if size % 2 == 0:
+        spectrum[-1] = np.sqrt(np.float32(2)) * spectrum[-1].real  # the real Nyquist bin carries a complex one's power
+    f = np.arange(1, bins, dtype=np.float32)
+    if color == "pink":
+        np.sqrt(f, out=f)
+    spectrum[1:] /= f
+    shaped = fft.irfft(spectrum, size, overwrite_x=True)[:n_samples]
+    shaped -= shaped.mean()
+    return np.multiply(shaped, 1 / max(rms(shaped), 1e-300), dtype=np.float64)
 
 
 def rms(x: np.ndarray) -> float:

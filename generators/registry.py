@@ -118,7 +118,8 @@ def render_clip(machine_name: str, *, fault: str, severity: float, duration_s: f
     clean = parts.machine + parts.fault
     noise = scale_to_snr(clean, colored_noise(np.random.default_rng(noise_seq), clean.size,
                                               params["noise_color"]), params["snr_db"])
-    signal = apply_sensor(params["sensor"], clean + noise, sample_rate=int(sample_rate),
+    clean += noise  # the sensor input; ``clean`` is not needed any more
+    signal = apply_sensor(params["sensor"], clean, sample_rate=int(sample_rate),
                           rng=np.random.default_rng(sensor_seq), params=params)
     return Rendered(signal=signal, machine=parts.machine, fault=parts.fault, noise=noise,
                     params=_jsonable(params), events=list(parts.events))

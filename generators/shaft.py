@@ -20,8 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from generators.base import FaultSpec, Fixed, draw
-from generators.vibration_dsp import (ShaftMotion, draw_phases, event_revs, harmonic_sum, impulses, ring,
-                                      velocity_to_g)
+from generators.vibration_dsp import ShaftMotion, draw_phases, event_revs, impulses, ring, velocity_to_g
 
 FAULTS: dict[str, FaultSpec] = {
     "imbalance": FaultSpec(
@@ -91,13 +90,11 @@ def sample(rng: np.random.Generator, fixed: Fixed, *, fault: str, severity: floa
 def _orders_sum(motion: ShaftMotion, orders_mm_s: Mapping[float, complex]) -> np.ndarray:
     """Acceleration (g) of shaft-order components given as {order: complex peak velocity mm/s}.
 
-    Orders at or above Nyquist are dropped; half orders use the half-order phasor.
+    Orders at or above Nyquist are dropped; orders are multiples of 1/2.
     """
     f = motion.shaft_hz
-    kept = {o: v for o, v in orders_mm_s.items() if v != 0 and o * f < motion.sample_rate / 2}
-    if all(float(o).is_integer() for o in kept):
-        return harmonic_sum(motion.one, {int(o): velocity_to_g(1.0, o * f) * v for o, v in kept.items()})
-    return harmonic_sum(motion.half, {int(round(2 * o)): velocity_to_g(1.0, o * f) * v for o, v in kept.items()})
+    return motion.order_sum({o: velocity_to_g(1.0, o * f) * v for o, v in orders_mm_s.items()
+                             if v != 0 and o * f < motion.sample_rate / 2})
 
 
 def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Generator
@@ -126,7 +123,7 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
     fault_name = params.get("fault", "none")
     phi = np.exp(1j * float(params["fault_phase_rad"]))
     orders: dict[float, complex] = {}
-    extra = np.zeros(motion.n)
+    impacts = None
     if fault_name == "imbalance":
         # In phase with the residual unbalance: the 1x amplitude grows monotonically.
         orders[1.0] = float(params["unbalance_mm_s"]) * np.exp(1j * phases[0])
@@ -146,12 +143,15 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
         orders.update({0.5: v * phi, 1.5: 0.5 * v * phi ** 3})
         positions = event_revs(motion.revs[-1], events_per_rev=1.0, slip_pct=float(params["rub_slip_pct"]),
                                offset=float(params["fault_phase_rad"]) / (2 * np.pi), rng=rng)
-        extra = ring(impulses(motion, positions, float(params["rub_impact_g"])), params, motion.sample_rate)
-    fault = _orders_sum(motion, orders) + extra
+        impacts = ring(impulses(motion, positions, float(params["rub_impact_g"])), params, motion.sample_rate)
+    fault = _orders_sum(motion, orders)
+    if impacts is not None:
+        fault += impacts
     if fault_name == "looseness":
         # The loose part hits a stop on one side: truncate the positive peaks of the motion.
-        total = machine + fault
+        total = np.add(machine, fault, out=fault)
         limit = (1 - float(params["looseness_clip_fraction"])) * total.max()
-        fault = np.minimum(total, limit) - machine
+        np.minimum(total, limit, out=total)
+        fault = np.subtract(total, machine, out=total)
     return machine, fault
 

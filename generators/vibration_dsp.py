@@ -1,8 +1,9 @@
 """Signal building blocks shared by the vibration generators.
 
-Phasors of the shaft angle, impact trains placed in shaft revolutions (with
-random slip), structural resonances, and unit conversions. Everything is
-vectorised: no Python loop runs per sample or per impact.
+Phasors of the shaft angle, periodic functions of it looked up in tables,
+sums of sinusoids, impact trains placed in shaft revolutions (with random
+slip), structural resonances, and unit conversions. Everything is vectorised:
+no Python loop runs per sample or per impact.
 """
 
 from __future__ import annotations
@@ -10,17 +11,32 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from scipy import fft
 from scipy.signal import lfilter
 
 from errors import FaultsynthError
 
 #: Standard gravity, m/s^2 per g.
 STANDARD_GRAVITY = 9.80665
+#: Smallest table of one period of a looked-up function (see :class:`PhaseIndex`).
+MIN_TABLE_SIZE = 4096
+#: Rows of a clip's scratch block (:meth:`ShaftMotion.scratch`): revs, phase indices, temporaries.
+SCRATCH_ROWS = 16
+#: Adding this to a float64 of magnitude below 2**51 rounds it to an integer held in the low mantissa bits.
+_ROUNDER = 1.5 * 2.0 ** 52
 
 
 def velocity_to_g(velocity_mm_s: float, frequency_hz: float) -> float:
     """Acceleration amplitude (g) of a sinusoidal vibration of velocity amplitude ``velocity_mm_s`` (mm/s)."""
     return velocity_mm_s * 1e-3 * 2 * np.pi * frequency_hz / STANDARD_GRAVITY
+
+
+def _coarse_fine(frequency_hz: float, n_samples: int, sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Phasors ``C``, ``F`` with ``exp(2j*pi*f*(k*B + j)/fs) = C_k F_j``, ``B ~ sqrt(n_samples)``."""
+    block = max(1, int(np.sqrt(n_samples)))
+    n_blocks = -(-n_samples // block)
+    step = 2j * np.pi * frequency_hz / sample_rate
+    return np.exp(step * block * np.arange(n_blocks)), np.exp(step * np.arange(block))
 
 
 def tone(frequency_hz: float, n_samples: int, sample_rate: int) -> np.ndarray:
@@ -30,12 +46,113 @@ def tone(frequency_hz: float, n_samples: int, sample_rate: int) -> np.ndarray:
     calls and one multiply), accurate to ~1e-15 and much faster than a full-length
     ``exp``.
     """
-    block = max(1, int(np.sqrt(n_samples)))
-    n_blocks = -(-n_samples // block)
-    step = 2j * np.pi * frequency_hz / sample_rate
-    fine = np.exp(step * np.arange(block))
-    coarse = np.exp(step * block * np.arange(n_blocks))
+    coarse, fine = _coarse_fine(frequency_hz, n_samples, sample_rate)
     return np.outer(coarse, fine).ravel()[:n_samples]
+
+
+def tones(components: Sequence[tuple[float, complex]], n_samples: int, sample_rate: float) -> np.ndarray:
+    """Sum of sinusoids ``Re(c * exp(2j*pi*f*t))`` over ``(f, c)`` in ``components``.
+
+    Each is built like :func:`tone` but in real arithmetic,
+    ``Re(c C_k F_j) = Re(c C_k) Re(F_j) - Im(c C_k) Im(F_j)``: two outer
+    products (accurate to ~1e-15 of ``|c|``).
+
+    Returns
+    -------
+    ndarray, shape (n_samples,), float64
+    """
+    out = part = None
+    for frequency_hz, c in components:
+        coarse, fine = _coarse_fine(frequency_hz, n_samples, sample_rate)
+        coarse *= c
+        if out is None:
+            out = np.multiply.outer(coarse.real, fine.real)
+            part = np.empty_like(out)
+        else:
+            out += np.multiply.outer(coarse.real, fine.real, out=part)
+        out -= np.multiply.outer(coarse.imag, fine.imag, out=part)
+    if out is None:
+        return np.zeros(n_samples)
+    return out.reshape(-1)[:n_samples]
+
+
+def table_size(max_order: float) -> int:
+    """Points per period of a table holding harmonics up to ``max_order``.
+
+    At least 512 points per period of the highest harmonic, so that
+    :meth:`PhaseIndex.lookup` is accurate to ~2e-5 of its amplitude.
+    """
+    return max(MIN_TABLE_SIZE, 1 << int(np.ceil(np.log2(512 * max(max_order, 1)))))
+
+
+def harmonic_table(coefficients: Mapping[int, complex], size: int) -> np.ndarray:
+    """One period of ``Re(sum_k c_k exp(2j*pi*k*x))`` at ``x = j/size``, float64.
+
+    Built by one inverse FFT of the sparse spectrum. Orders are integers with
+    ``|k| < size/2``; a negative order is the same as ``conj(c)`` at ``-k``.
+    """
+    spectrum = np.zeros(size // 2 + 1, complex)
+    for k, c in coefficients.items():
+        if k > 0:
+            spectrum[k] += c / 2
+        elif k < 0:
+            spectrum[-k] += np.conj(c) / 2
+        else:
+            spectrum[0] += complex(c).real
+    return fft.irfft(spectrum, size, norm="forward")
+
+
+class PhaseIndex:
+    """Positions of a phase signal in a table of one period of ``size`` points.
+
+    A periodic function of the phase is then evaluated at every sample with two
+    gathers and a multiply-add, whatever its harmonic content, instead of
+    transcendental functions or complex arithmetic over the whole signal.
+
+    Parameters
+    ----------
+    phase : ndarray, float64
+        Phase signal, in units of ``period`` (below 2**51 table steps in magnitude).
+    size : int
+        Table length, a power of two (see :func:`table_size`).
+    period : float
+        Phase change over one period of the looked-up functions.
+    work : (ndarray, ndarray, ndarray), optional
+        Three float64 arrays shaped like ``phase`` to hold the offsets, the
+        indices and the lookups' temporary (the last may be shared between
+        indices that are not used concurrently).
+    """
+
+    def __init__(self, phase: np.ndarray, size: int, *, period: float = 1.0,
+                 work: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None):
+        self.size = int(size)
+        fraction, index, self._step = work or (np.empty(phase.shape), np.empty(phase.shape), np.empty(phase.shape))
+        np.multiply(phase, self.size / period, out=fraction)
+        np.add(fraction, _ROUNDER, out=self._step)
+        self.index = index.view(np.int64)
+        np.bitwise_and(self._step.view(np.int64), self.size - 1, out=self.index)  # nearest point, wrapped
+        self._step -= _ROUNDER
+        fraction -= self._step
+        self.fraction = fraction  # offset from that point, in table steps, within [-0.5, 0.5]
+
+    def lookup(self, table: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Values of the periodic function tabulated in ``table`` (shape (size,)) at every sample.
+
+        Second-order accurate: the table value plus the offset times the central
+        difference (error below ``(pi*k/size)**2/2`` of a harmonic ``k``'s amplitude).
+
+        Returns
+        -------
+        ndarray, float64, same shape as the phase (``out`` if given).
+        """
+        slope = np.roll(table, -1)
+        slope -= np.roll(table, 1)
+        slope *= 0.5
+        out = np.take(table, self.index, out=out)
+        np.take(slope, self.index, out=self._step)
+        self._step *= self.fraction
+        out += self._step
+        return out
 
 
 class ShaftMotion:
@@ -46,6 +163,8 @@ class ShaftMotion:
     kept on a coarse grid of one value every ``step`` samples and interpolated
     linearly, so phasors of any shaft order are built without a full-length
     ``exp``: ``exp(2j*pi*k*revs) = tone(k*shaft_hz) * interp(exp(2j*pi*k*wander))``.
+    Sums of many shaft orders are cheaper looked up in a table of one
+    revolution (:meth:`order_sum`, :meth:`angle`).
 
     Attributes
     ----------
@@ -64,13 +183,69 @@ class ShaftMotion:
         self.shaft_hz = float(shaft_hz)
         self.sample_rate = int(sample_rate)
         self.n = int(n_samples)
-        # revs[k*step + j] = wander[k] + (wander[k+1] - wander[k]) * j/step + shaft_hz * (k*step + j)/fs
+        # revs and the clip's scratch arrays are rows of one block, allocated once (rows never used are
+        # never touched). After the first clip frees it, glibc serves blocks of this size from its heap
+        # and keeps their pages mapped, so later clips do not pay a page fault per fresh 4 KiB.
         blocks = wander.size - 1
-        revs = np.multiply.outer(np.diff(wander), self._fraction)
-        revs += (wander[:-1] + shaft_hz * step / sample_rate * np.arange(blocks))[:, None]
-        revs += shaft_hz / sample_rate * np.arange(step)
-        self.revs = revs.ravel()[:self.n]
+        self._block = np.empty((SCRATCH_ROWS, blocks, step))
+        self._used = 1
+        # revs[k*step + j] = wander[k] + shaft_hz * k*step/fs + j * ((wander[k+1] - wander[k])/step + shaft_hz/fs),
+        # computed along k (long loops) and transposed into place.
+        start = wander[:-1] + shaft_hz * step / sample_rate * np.arange(blocks)
+        rate = np.diff(wander) / step + shaft_hz / sample_rate
+        revs = np.multiply.outer(np.arange(step), rate)
+        revs += start
+        self._block[0] = revs.T
+        self.revs = self._block[0].reshape(-1)[:self.n]
         self._cache: dict[float, np.ndarray] = {}
+        self._indices: dict[tuple[float, int], PhaseIndex] = {}
+        self._lookup_step: np.ndarray | None = None
+        self._samples: np.ndarray | None = None
+
+    def scratch(self) -> np.ndarray:
+        """An uninitialised float64 array of ``n`` samples, valid as long as this motion."""
+        if self._used < SCRATCH_ROWS:
+            self._used += 1
+            return self._block[self._used - 1].reshape(-1)[:self.n]
+        return np.empty(self.n)
+
+    def angle(self, period_revs: float = 1.0, size: int = MIN_TABLE_SIZE) -> PhaseIndex:
+        """:class:`PhaseIndex` of the shaft angle, for functions of period ``period_revs`` revolutions.
+
+        Cached; its arrays are scratch rows, and all indices share one lookup temporary.
+        """
+        key = (float(period_revs), int(size))
+        if key not in self._indices:
+            if self._lookup_step is None:
+                self._lookup_step = self.scratch()
+            self._indices[key] = PhaseIndex(self.revs, key[1], period=key[0],
+                                            work=(self.scratch(), self.scratch(), self._lookup_step))
+        return self._indices[key]
+
+    @property
+    def samples(self) -> np.ndarray:
+        """Sample numbers ``0, 1, ..., n-1`` as float64 (do not modify in place)."""
+        if self._samples is None:
+            self._samples = self.scratch()
+            self._samples[:] = np.arange(self.n)
+        return self._samples
+
+    def order_sum(self, coefficients: Mapping[float, complex]) -> np.ndarray:
+        """Real part of ``sum_k c_k exp(2j*pi*k*revs)`` for shaft orders ``k``, multiples of 1/2.
+
+        Looked up in one table (:func:`harmonic_table`) per call; zero entries are skipped.
+
+        Returns
+        -------
+        ndarray, shape (n,), float64
+        """
+        kept = {o: c for o, c in coefficients.items() if c != 0}
+        if not kept:
+            return np.zeros(self.n)
+        period = 1 if all(float(o).is_integer() for o in kept) else 2
+        orders = {round(period * o): c for o, c in kept.items()}
+        size = table_size(max(orders))
+        return self.angle(period, size).lookup(harmonic_table(orders, size))
 
     def phasor(self, order: float) -> np.ndarray:
         """``exp(2j*pi*order*revs)``, shape (n,), complex128 (cached; do not modify in place).
@@ -128,12 +303,11 @@ def shaft_motion(params: Mapping[str, Any], *, n_samples: int, sample_rate: int)
     phases = params["speed_fluctuation_phase_rad"]
     step = int(np.clip(sample_rate / (400 * 2.3 * max(nu, 1e-9)), 1, 16))
     n_blocks = -(-n_samples // step)
-    t_coarse = np.arange(n_blocks + 1) * (step / sample_rate)
-    wander = np.zeros(n_blocks + 1)
-    # Weights 2/3 and 1/3: a combined peak deviation of `depth`.
-    for weight, ratio, phase in ((2 / 3, 1.0, phases[0]), (1 / 3, 2.3, phases[1])):
-        w = 2 * np.pi * nu * ratio
-        wander += f0 * depth * weight * (np.cos(phase) - np.cos(w * t_coarse + phase)) / w
+    # Weights 2/3 and 1/3: a combined peak deviation of `depth`; each term is a (cos(phase) - cos(w t + phase)) / w.
+    terms = [(f0 * depth * weight / (2 * np.pi * nu * ratio), nu * ratio, phase)
+             for weight, ratio, phase in ((2 / 3, 1.0, phases[0]), (1 / 3, 2.3, phases[1]))]
+    wander = tones([(f, -a * np.exp(1j * phase)) for a, f, phase in terms], n_blocks + 1, sample_rate / step)
+    wander += sum(a * np.cos(phase) for a, _, phase in terms)
     return ShaftMotion(wander=wander, step=step, n_samples=n_samples, shaft_hz=f0, sample_rate=sample_rate)
 
 
@@ -259,12 +433,13 @@ def impulses(motion: ShaftMotion, positions_revs: np.ndarray, amplitudes: np.nda
 
     Returns
     -------
-    ndarray, shape (motion.n,), float64
+    ndarray, shape (motion.n,), float64 (memory of ``motion``'s scratch block)
     """
     # revs is increasing, so invert it by interpolation.
-    times = np.interp(positions_revs, motion.revs, np.arange(motion.n, dtype=float))
+    times = np.interp(positions_revs, motion.revs, motion.samples)
     index = np.minimum(np.rint(times).astype(np.int64), motion.n - 1)
-    train = np.zeros(motion.n)
+    train = motion.scratch()
+    train.fill(0.0)
     np.add.at(train, index, np.broadcast_to(amplitudes, index.shape))
     return train
 
