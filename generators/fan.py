@@ -21,8 +21,8 @@ import numpy as np
 
 from generators.base import Event
 from generators.sound_common import (AudioMachine, Nuisance, cycles, db, fault_spec, harmonic_count, harmonics,
-                                     highpass, level_rms_nuisance, resonance_boost, rfft_frequencies, shape,
-                                     sine, slow_noise, tilt, white_spectrum)
+                                     highpass, level_rms_nuisance, modulate, resonance_boost, rfft_frequencies, shape,
+                                     sine, slow_knots, smooth, tilt, white_spectrum)
 
 #: Most blade-pass harmonics rendered.
 MAX_HARMONICS = 16
@@ -86,29 +86,43 @@ class Fan(AudioMachine):
         speed = 1.0 + max(0.0, float(params.get("speed_change_fraction", 0.0)))
         return {"blade-pass frequency": params["blades"] * params["rpm"] / 60 * speed * 1.02}
 
-    def _synthesise(self, params: Mapping[str, Any], *, faulty: bool, n_samples: int, sample_rate: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, list[Event]]:
-        p = params
-        n, sr = n_samples, sample_rate
+    def _synthesise(self, params: Mapping[str, Any], *, n_samples: int, sample_rate: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, list[Event]]:
+        p, n, sr = params, n_samples, sample_rate
+        fault = str(p.get("fault", "none"))
+        # stochastic parts, drawn once in a fixed order (same realisation for normal and faulty)
+        draws = {"drift": slow_knots(rng, n, sr, bandwidth_hz=0.5),
+                 "tone_fluct": slow_knots(rng, n, sr, bandwidth_hz=2.0),
+                 "turb_fluct": slow_knots(rng, n, sr, bandwidth_hz=1.0),
+                 "stall_fluct": slow_knots(rng, n, sr, bandwidth_hz=1.0),
+                 "spectrum": white_spectrum(rng, n),
+                 "phases": rng.uniform(0, 2 * np.pi, MAX_HARMONICS + 2)}
+        # seconds of running at nominal speed, the speed drift integrated: shaft cycles / nominal shaft rate
+        draws["run_s"] = cycles(smooth(draws["drift"], n, scale=p["speed_jitter"], offset=1.0), n, sr)
+        normal, shaft_cyc = self._sound(p, draws, faulty=False, n=n, sr=sr)
+        if fault == "none":
+            return normal, None, []
+        if fault == "unbalance":
+            # faulty = normal * (1 + depth * sin(shaft)) + 1x and 2x tones
+            phases = draws["phases"]
+            normal_rms = np.sqrt(np.mean(np.square(normal), dtype=np.float64))
+            part = sine(shaft_cyc, phases[-1])
+            part *= np.float32(p["unbalance_am_depth"])
+            part *= normal
+            r = p["unbalance_tone_ratio"] * normal_rms * np.sqrt(2)  # 1x tone RMS re the normal sound
+            part += np.float32(r) * harmonics(shaft_cyc, [1.0, 0.5], [phases[-2], 0.0])
+            return normal, part, []
+        faulty, _ = self._sound(p, draws, faulty=True, n=n, sr=sr)
+        faulty -= normal
+        return normal, faulty, []
+
+    def _sound(self, p: Mapping[str, Any], draws: Mapping[str, np.ndarray], *, faulty: bool, n: int,
+               sr: int) -> tuple[np.ndarray, np.ndarray]:
+        """Fan sound (float32) with the speed and flow changes of the fault if ``faulty``; and the shaft cycles."""
         g = (lambda key: float(p.get(key, 0.0))) if faulty else (lambda key: 0.0)
         speed = 1.0 + g("speed_change_fraction")
         shaft_hz = p["rpm"] / 60 * speed
-
-        # stochastic parts, drawn in a fixed order (same realisation for normal and faulty)
-        drift = slow_noise(rng, n, sr, bandwidth_hz=0.5)
-        tone_fluct = slow_noise(rng, n, sr, bandwidth_hz=2.0)
-        turb_fluct = slow_noise(rng, n, sr, bandwidth_hz=1.0)
-        stall_fluct = slow_noise(rng, n, sr, bandwidth_hz=1.0)
-        spectrum = white_spectrum(rng, n)
-        phases = rng.uniform(0, 2 * np.pi, MAX_HARMONICS + 2)
-
-        f_shaft = shaft_hz * (1.0 + p["speed_jitter"] * drift)
-        shaft_cyc = cycles(f_shaft, n, sr)
-        k = harmonic_count(p["blades"] * shaft_hz * 1.02, sr, MAX_HARMONICS)
-        amps = [db(-p["harmonic_decay_db"] * i) for i in range(k)]
-        tone = harmonics(p["blades"] * shaft_cyc, amps, phases[:k])
-        tone *= db(p["tonal_level_db"] + g("blade_pass_gain_db")) / max(np.sqrt(np.sum(np.square(amps)) / 2), 1e-12)
-        tone *= 1.0 + p["tone_fluctuation"] * tone_fluct
+        phases = draws["phases"]
 
         f = rfft_frequencies(n, sr)
         corner = p["turbulence_corner_hz"] * speed  # Strouhal scaling with flow speed
@@ -116,21 +130,28 @@ class Fan(AudioMachine):
                      * highpass(f, cutoff_hz=20.0)
                      * resonance_boost(f, centre_hz=p["housing_resonance_hz"], q=p["housing_resonance_q"],
                                        gain_db=p["housing_resonance_gain_db"]))
-        magnitude /= np.sqrt(np.mean(magnitude**2))
-        turbulence = shape(spectrum, magnitude, n) * db(g("turbulence_gain_db"))
-        turbulence *= 1.0 + p["turbulence_fluctuation"] * turb_fluct
+        # flow noise power ~ speed**5; tone set by blade loading
+        magnitude *= np.float32(db(g("turbulence_gain_db")) * speed**2.5 / np.sqrt(np.mean(magnitude**2)))
+        out = shape(draws["spectrum"], magnitude, n)
+        del f, magnitude
+        out *= smooth(draws["turb_fluct"], n, scale=p["turbulence_fluctuation"], offset=1.0)
+
+        shaft_cyc = draws["run_s"] * shaft_hz
         stall_depth = g("stall_am_depth")
         if stall_depth:
-            stall_cyc = cycles(p["stall_ratio"] * f_shaft, n, sr)
-            turbulence *= 1.0 + stall_depth * sine(stall_cyc) * (0.7 + 0.3 * np.tanh(stall_fluct))
+            stall = np.tanh(smooth(draws["stall_fluct"], n))
+            stall *= np.float32(0.3)
+            stall += np.float32(0.7)
+            stall *= sine(shaft_cyc * p["stall_ratio"])
+            modulate(out, stall, stall_depth)
 
-        out = tone + turbulence * speed**2.5  # flow noise power ~ speed**5; tone set by blade loading
-        if faulty and g("unbalance_am_depth"):
-            normal_rms = np.sqrt(np.mean(np.square(out)))
-            out *= 1.0 + g("unbalance_am_depth") * sine(shaft_cyc, phases[-1])
-            r = g("unbalance_tone_ratio") * normal_rms * np.sqrt(2)  # 1x tone RMS re the normal sound
-            out += r * harmonics(shaft_cyc, [1.0, 0.5], [phases[-2], 0.0])
-        return out, []
+        k = harmonic_count(p["blades"] * shaft_hz * 1.02, sr, MAX_HARMONICS)
+        amps = [db(-p["harmonic_decay_db"] * i) for i in range(k)]
+        tone = harmonics(shaft_cyc, amps, phases[:k], orders=[p["blades"] * (i + 1) for i in range(k)])
+        level = db(p["tonal_level_db"] + g("blade_pass_gain_db")) / max(np.sqrt(np.sum(np.square(amps)) / 2), 1e-12)
+        tone *= smooth(draws["tone_fluct"], n, scale=level * p["tone_fluctuation"], offset=level)
+        out += tone
+        return out, shaft_cyc
 
 
 FAN = Fan()

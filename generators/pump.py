@@ -21,10 +21,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from generators.base import Event
-from generators.sound_common import (AudioMachine, Nuisance, bandpass, convolve, cycles, damped_modes, db,
+from generators.sound_common import (AudioMachine, Nuisance, bandpass, cycles, damped_modes, db,
                                      decay_envelope, fault_spec, harmonic_count, harmonics, highpass,
-                                     impulse_train, level_rms_nuisance, nested_poisson, resonance_boost,
-                                     rfft_frequencies, shape, sine, slow_noise, tilt, white_spectrum)
+                                     impacts, impulse_train, level_rms_nuisance, modulate, nested_poisson,
+                                     resonance_boost, rfft_frequencies, shape, sine, slow_knots, smooth, tilt,
+                                     white_spectrum)
 
 MAX_HARMONICS = 8
 #: Highest particle impact rate (contamination at severity 1), per second.
@@ -94,71 +95,99 @@ class Pump(AudioMachine):
             out["leak jet centre frequency"] = params["leak_centre_hz"]
         return out
 
-    def _synthesise(self, params: Mapping[str, Any], *, faulty: bool, n_samples: int, sample_rate: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, list[Event]]:
+    def _synthesise(self, params: Mapping[str, Any], *, n_samples: int, sample_rate: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, list[Event]]:
         p, n, sr = params, n_samples, sample_rate
-        g = (lambda key: float(p.get(key, 0.0))) if faulty else (lambda key: 0.0)
+        fault = str(p.get("fault", "none"))
         duration_s = n / sr
-        speed = 1.0 + g("speed_change_fraction")
-
-        drift = slow_noise(rng, n, sr, bandwidth_hz=0.5)
-        flow_fluct = slow_noise(rng, n, sr, bandwidth_hz=1.0)
-        flow_spec = white_spectrum(rng, n)
-        phases = rng.uniform(0, 2 * np.pi, MAX_HARMONICS + 3)
+        # stochastic parts, drawn once in a fixed order (same realisation for normal and faulty)
+        draws = {"drift": slow_knots(rng, n, sr, bandwidth_hz=0.5),
+                 "flow_fluct": slow_knots(rng, n, sr, bandwidth_hz=1.0),
+                 "flow_spec": white_spectrum(rng, n),
+                 "phases": rng.uniform(0, 2 * np.pi, MAX_HARMONICS + 3)}
         fault_rng = np.random.default_rng(rng.integers(2**63))  # fault randomness, drawn only if used
 
-        f = rfft_frequencies(n, sr)
-        f_shaft = p["rpm"] / 60 * speed * (1.0 + p["speed_jitter"] * drift)
-        shaft_cyc = cycles(f_shaft, n, sr)
-        k = harmonic_count(p["vanes"] * p["rpm"] / 60 * speed * 1.02, sr, MAX_HARMONICS)
-        amps = np.array([db(-p["harmonic_decay_db"] * i) for i in range(k)])
-        vane = harmonics(p["vanes"] * shaft_cyc, amps, phases[:k])
-        vane *= db(p["vane_pass_level_db"] + g("vane_pass_gain_db")) / np.sqrt(np.sum(amps**2) / 2)
-        shaft = harmonics(shaft_cyc, [1.0, 0.5], phases[k:k + 2]) * db(p["shaft_tone_level_db"]) * np.sqrt(2 / 1.25)
-        hum_cyc = cycles(2 * p["mains_hz"], n, sr)
-        hum = harmonics(hum_cyc, [1.0, 0.3, 0.1], [phases[-1], 0.0, 0.0]) * db(p["motor_hum_level_db"]) * 1.35
+        hum = harmonics(cycles(2 * p["mains_hz"], n, sr), [1.0, 0.3, 0.1], [draws["phases"][-1], 0.0, 0.0])
+        hum *= np.float32(db(p["motor_hum_level_db"]) * 1.35)
+        # seconds of running at nominal speed, the speed drift integrated: shaft cycles / nominal shaft rate
+        draws["run_s"] = cycles(smooth(draws["drift"], n, scale=p["speed_jitter"], offset=1.0), n, sr)
+        normal, shaft_cyc = self._sound(p, draws, hum, faulty=False, n=n, sr=sr)
+        if fault == "none":
+            return normal, None, []
+        if fault == "clogging":
+            del shaft_cyc
+            faulty, _ = self._sound(p, draws, hum, faulty=True, n=n, sr=sr)
+            faulty -= normal
+            return normal, faulty, []
 
+        f = rfft_frequencies(n, sr)
+        if fault == "leakage":
+            hiss_mag = bandpass(f, centre_hz=p["leak_centre_hz"], q=1.0)
+            hiss_mag *= np.float32(p["leak_hiss_ratio"] / np.sqrt(np.mean(hiss_mag**2)))
+            part = shape(white_spectrum(fault_rng, n), hiss_mag, n, overwrite=True)
+            part *= smooth(slow_knots(fault_rng, n, sr, bandwidth_hz=3.0), n, scale=0.1, offset=1.0)
+            return normal, part, []
+        if fault == "contamination":
+            times, marks = nested_poisson(fault_rng, max_rate_hz=MAX_IMPACT_RATE_HZ, duration_s=duration_s)
+            amplitude = fault_rng.lognormal(0.0, 0.4, times.size)
+            keep = marks < p["impact_rate_hz"] / MAX_IMPACT_RATE_HZ
+            kernel = damped_modes(sr, modes_hz=[p["casing_resonance_hz"], 2.7 * p["casing_resonance_hz"]],
+                                  decays_s=[0.004, 0.0015], amplitudes=[1.0, 0.6], duration_s=0.03)
+            kernel *= p["impact_amplitude_ratio"] / np.max(np.abs(kernel))
+            return normal, impacts(n, times[keep], amplitude[keep], kernel, sr), []
+        # cavitation
+        times, marks = nested_poisson(fault_rng, max_rate_hz=MAX_COLLAPSE_RATE_HZ, duration_s=duration_s)
+        amplitude = fault_rng.lognormal(0.0, 0.3, times.size)
+        crackle_spec = white_spectrum(fault_rng, n)
+        # shaft cycles at the collapse times, linearly interpolated between samples (as np.interp on them)
+        at = times * sr
+        i = np.minimum(at.astype(np.int64), n - 2)
+        cyc_at = shaft_cyc[i] + np.minimum(at - i, 1.0) * (shaft_cyc[i + 1] - shaft_cyc[i])
+        vane_phase = p["vanes"] * cyc_at % 1.0
+        # bubbles collapse as they leave the low-pressure zone behind each vane
+        keep = marks < p["collapse_rate_hz"] / MAX_COLLAPSE_RATE_HZ * (0.3 + 1.4 * (vane_phase < 0.5))
+        envelope = decay_envelope(impulse_train(n, times[keep], amplitude[keep], sr), sr, decay_s=0.0003)
+        crackle_mag = highpass(f, cutoff_hz=2500.0, order=2)
+        # calibrate: crackle RMS at the full rate = crackle_ratio (flow-noise RMS is 1)
+        full_rate_rms = np.sqrt(MAX_COLLAPSE_RATE_HZ * np.exp(2 * 0.3**2) * 0.0003 / 2)
+        crackle_mag *= np.float32(p["crackle_ratio"] / full_rate_rms / np.sqrt(np.mean(crackle_mag**2)))
+        crackle = shape(crackle_spec, crackle_mag, n, overwrite=True)
+        crackle *= envelope
+        return normal, crackle, []
+
+    def _sound(self, p: Mapping[str, Any], draws: Mapping[str, np.ndarray], hum: np.ndarray, *, faulty: bool,
+               n: int, sr: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pump sound (float32) with the clogging changes if ``faulty``; and the shaft cycles."""
+        g = (lambda key: float(p.get(key, 0.0))) if faulty else (lambda key: 0.0)
+        speed = 1.0 + g("speed_change_fraction")
+        phases = draws["phases"]
+
+        f = rfft_frequencies(n, sr)
         magnitude = (tilt(f, corner_hz=p["flow_corner_hz"] * speed, slope_db_per_octave=p["flow_slope_db_per_octave"])
                      * highpass(f, cutoff_hz=20.0)
                      * resonance_boost(f, centre_hz=p["casing_resonance_hz"], q=p["casing_resonance_q"],
                                        gain_db=p["casing_resonance_gain_db"]))
-        magnitude /= np.sqrt(np.mean(magnitude**2))
-        flow = shape(flow_spec, magnitude, n) * (1.0 + p["flow_fluctuation"] * flow_fluct)
-        flow *= db(g("flow_noise_gain_db"))
+        magnitude *= np.float32(db(g("flow_noise_gain_db")) / np.sqrt(np.mean(magnitude**2)))
+        out = shape(draws["flow_spec"], magnitude, n)
+        del f, magnitude
+        out *= smooth(draws["flow_fluct"], n, scale=p["flow_fluctuation"], offset=1.0)
         if g("surge_am_depth"):
-            flow *= 1.0 + g("surge_am_depth") * sine(cycles(p["surge_hz"], n, sr))
-        out = vane + shaft + hum + flow
+            modulate(out, sine(cycles(p["surge_hz"], n, sr)), g("surge_am_depth"))
 
-        if faulty and g("leak_hiss_ratio"):
-            hiss_mag = bandpass(f, centre_hz=p["leak_centre_hz"], q=1.0)
-            hiss_mag /= np.sqrt(np.mean(hiss_mag**2))
-            hiss = shape(white_spectrum(fault_rng, n), hiss_mag, n)
-            hiss *= 1.0 + 0.1 * slow_noise(fault_rng, n, sr, bandwidth_hz=3.0)
-            out = out + g("leak_hiss_ratio") * hiss
-        if faulty and g("impact_rate_hz"):
-            times, marks = nested_poisson(fault_rng, max_rate_hz=MAX_IMPACT_RATE_HZ, duration_s=duration_s)
-            amplitude = fault_rng.lognormal(0.0, 0.4, times.size)
-            keep = marks < g("impact_rate_hz") / MAX_IMPACT_RATE_HZ
-            kernel = damped_modes(sr, modes_hz=[p["casing_resonance_hz"], 2.7 * p["casing_resonance_hz"]],
-                                  decays_s=[0.004, 0.0015], amplitudes=[1.0, 0.6], duration_s=0.03)
-            kernel /= np.max(np.abs(kernel))
-            train = impulse_train(n, times[keep], amplitude[keep], sr)
-            out = out + g("impact_amplitude_ratio") * convolve(train, kernel)
-        if faulty and g("collapse_rate_hz"):
-            times, marks = nested_poisson(fault_rng, max_rate_hz=MAX_COLLAPSE_RATE_HZ, duration_s=duration_s)
-            amplitude = fault_rng.lognormal(0.0, 0.3, times.size)
-            crackle_spec = white_spectrum(fault_rng, n)
-            # bubbles collapse as they leave the low-pressure zone behind each vane
-            vane_phase = np.interp(times * sr, np.arange(n), p["vanes"] * shaft_cyc) % 1.0
-            keep = marks < g("collapse_rate_hz") / MAX_COLLAPSE_RATE_HZ * (0.3 + 1.4 * (vane_phase < 0.5))
-            envelope = decay_envelope(impulse_train(n, times[keep], amplitude[keep], sr), sr, decay_s=0.0003)
-            crackle_mag = highpass(f, cutoff_hz=2500.0, order=2)
-            crackle_mag /= np.sqrt(np.mean(crackle_mag**2))
-            crackle = shape(crackle_spec, crackle_mag, n) * envelope
-            # calibrate: crackle RMS at the full rate = crackle_ratio (flow-noise RMS is 1)
-            full_rate_rms = np.sqrt(MAX_COLLAPSE_RATE_HZ * np.exp(2 * 0.3**2) * 0.0003 / 2)
-            out = out + crackle * (g("crackle_ratio") / full_rate_rms)
-        return out * speed**2, []
+        shaft_hz = p["rpm"] / 60 * speed
+        shaft_cyc = draws["run_s"] * shaft_hz
+        k = harmonic_count(p["vanes"] * p["rpm"] / 60 * speed * 1.02, sr, MAX_HARMONICS)
+        amps = np.array([db(-p["harmonic_decay_db"] * i) for i in range(k)])
+        vane = harmonics(shaft_cyc, amps, phases[:k], orders=[p["vanes"] * (i + 1) for i in range(k)])
+        vane *= np.float32(db(p["vane_pass_level_db"] + g("vane_pass_gain_db")) / np.sqrt(np.sum(amps**2) / 2))
+        out += vane
+        shaft = harmonics(shaft_cyc, [1.0, 0.5], phases[k:k + 2], out=vane)
+        shaft *= np.float32(db(p["shaft_tone_level_db"]) * np.sqrt(2 / 1.25))
+        out += shaft
+        out += hum
+        if speed != 1.0:
+            out *= np.float32(speed**2)
+        return out, shaft_cyc
 
 
 PUMP = Pump()

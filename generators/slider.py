@@ -23,10 +23,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from generators.base import Event
-from generators.sound_common import (AudioMachine, Nuisance, convolve, cycles, db, fault_spec, harmonic_count,
-                                     harmonics, highpass, impact_kernel, impulse_train, level_rms_nuisance,
-                                     moving_average_gate, nested_poisson, resonance_boost, rfft_frequencies,
-                                     shape, sine, slow_noise, tilt, white_spectrum)
+from generators.sound_common import (AudioMachine, Nuisance, cycles, db, fault_spec, harmonic_count,
+                                     harmonics, highpass, impact_kernel, impacts, level_rms_nuisance,
+                                     modulate, moving_average_gate, nested_poisson, resonance_boost, rfft_frequencies,
+                                     shape, sine, slow_knots, smooth, tilt, white_spectrum)
 
 #: Highest rattle rate (loose belt at severity 1) while the load reverses, per second.
 MAX_RATTLE_RATE_HZ = 60.0
@@ -49,15 +49,21 @@ def speed_profile(t_s: np.ndarray, *, cycle_s: float, dwell_fraction: float, acc
     ndarray, shape (n,), float64: the speed; each move covers exactly one stroke.
     """
     half = cycle_s / 2
-    u = (t_s / cycle_s + cycle_phase) * 2.0
-    k = np.floor(u)
-    tau = (u - k) * half  # time within the current half cycle
+    w = np.multiply(t_s, 1.0 / cycle_s)
+    w += cycle_phase
+    w -= np.floor(w)  # phase within the out-and-back cycle, 0..1
+    back = w >= 0.5
+    tau = np.subtract(w, 0.5, out=w, where=back)
+    tau *= 2.0 * half  # time within the current half cycle
     move = half * (1.0 - dwell_fraction)
     acc = accel_fraction * move
-    v_max = 1.0 / (move - acc)
-    v = np.clip(np.minimum(tau, move - tau) / acc, 0.0, 1.0) * v_max
-    v[tau > move] = 0.0
-    return np.where(k % 2 == 0, v, -v)
+    # min(tau, move - tau) is negative while dwelling (tau > move): the clip makes the speed 0 there
+    v = np.subtract(move, tau)
+    np.minimum(v, tau, out=v)
+    v *= 1.0 / acc
+    np.clip(v, 0.0, 1.0, out=v)
+    v *= 1.0 / (move - acc)
+    return np.negative(v, out=v, where=back)
 
 
 class Slider(AudioMachine):
@@ -116,45 +122,50 @@ class Slider(AudioMachine):
             out["squeal frequency"] = params["squeal_hz"]
         return out
 
-    def _synthesise(self, params: Mapping[str, Any], *, faulty: bool, n_samples: int, sample_rate: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, list[Event]]:
+    def _synthesise(self, params: Mapping[str, Any], *, n_samples: int, sample_rate: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, list[Event]]:
         p, n, sr = params, n_samples, sample_rate
         duration_s = n / sr
-        fault = str(p.get("fault", "none")) if faulty else "none"
-        g = (lambda key: float(p.get(key, 0.0))) if faulty else (lambda key: 0.0)
+        fault = str(p.get("fault", "none"))
 
         roll_spec = white_spectrum(rng, n)
         standby_spec = white_spectrum(rng, n)
-        irregular = slow_noise(rng, n, sr, bandwidth_hz=6.0)
-        stick = slow_noise(rng, n, sr, bandwidth_hz=3.0)
+        irregular_knots = slow_knots(rng, n, sr, bandwidth_hz=6.0)  # speed irregularity and stick-slip: faults only
+        stick_knots = slow_knots(rng, n, sr, bandwidth_hz=3.0)
         kernel_noise = rng.standard_normal(int(0.2 * sr) + 1)
         phases = rng.uniform(0, 2 * np.pi, 6)
         fault_rng = np.random.default_rng(rng.integers(2**63))
 
-        t = np.arange(n) / sr
-        v = speed_profile(t, cycle_s=p["cycle_s"], dwell_fraction=p["dwell_fraction"],
-                          accel_fraction=p["accel_fraction"], cycle_phase=p["cycle_phase"])
+        v = speed_profile(np.arange(n) / sr, cycle_s=p["cycle_s"], dwell_fraction=p["dwell_fraction"],
+                          accel_fraction=p["accel_fraction"], cycle_phase=p["cycle_phase"]).astype(np.float32)
         v_max = np.max(np.abs(speed_profile(np.linspace(0, p["cycle_s"], 4001), cycle_s=p["cycle_s"],
                                             dwell_fraction=p["dwell_fraction"],
                                             accel_fraction=p["accel_fraction"], cycle_phase=0.0)))
-        nominal_speed = np.abs(v) / v_max
-        speed = nominal_speed * np.maximum(0.0, 1.0 + g("speed_irregularity") * irregular)
+        nominal_speed = np.abs(v)
+        nominal_speed *= np.float32(1.0 / v_max)
 
         f = rfft_frequencies(n, sr)
         roll_mag = tilt(f, corner_hz=p["rolling_corner_hz"], slope_db_per_octave=p["rolling_slope_db_per_octave"]) \
             * highpass(f, cutoff_hz=40.0) * resonance_boost(f, centre_hz=p["carriage_mode_hz"], q=3.0, gain_db=6.0)
         roll_mag /= np.sqrt(np.mean(roll_mag**2))
-        screw = cycles(p["screw_hz"] * nominal_speed, n, sr)
-        rolling = shape(roll_spec, roll_mag, n) * speed * (1.0 + 0.25 * sine(screw))
-        rolling *= db(g("friction_gain_db"))
+        standby_mag = tilt(f, corner_hz=p["standby_corner_hz"], slope_db_per_octave=6.0) * highpass(f, cutoff_hz=20.0)
+        standby_mag *= np.float32(db(p["standby_level_db"]) / np.sqrt(np.mean(standby_mag**2)))
+        out = shape(standby_spec, standby_mag, n, overwrite=True)
+        rolling = shape(roll_spec, roll_mag, n, overwrite=True)
+        del f, roll_mag, standby_mag, roll_spec, standby_spec
+        travel = cycles(nominal_speed, n, sr)  # seconds of travel at top speed: screw and motor turn with it
+        modulate(rolling, sine(travel * p["screw_hz"]), 0.25)  # rolling noise at top speed
+        out += rolling * nominal_speed
 
         k = harmonic_count(p["motor_whine_hz"], sr, 3)
-        whine = harmonics(cycles(p["motor_whine_hz"] * nominal_speed, n, sr), [1.0, 0.5, 0.25][:k], phases[:k])
-        whine *= db(p["whine_level_db"]) * np.sqrt(2 / 1.3125) * np.minimum(1.0, 3.0 * nominal_speed)
-        hum = harmonics(cycles(2 * p["mains_hz"], n, sr), [1.0, 0.3], phases[3:5]) * db(p["hum_level_db"]) * 1.35
-        standby_mag = tilt(f, corner_hz=p["standby_corner_hz"], slope_db_per_octave=6.0) * highpass(f, cutoff_hz=20.0)
-        standby_mag /= np.sqrt(np.mean(standby_mag**2))
-        standby = shape(standby_spec, standby_mag, n) * db(p["standby_level_db"])
+        whine = harmonics(travel * p["motor_whine_hz"], [1.0, 0.5, 0.25][:k], phases[:k])
+        whine *= np.float32(db(p["whine_level_db"]) * np.sqrt(2 / 1.3125))
+        whine *= np.minimum(np.float32(1.0), np.float32(3.0) * nominal_speed)
+        out += whine
+        del travel, whine
+        hum = harmonics(cycles(2 * p["mains_hz"], n, sr), [1.0, 0.3], phases[3:5])
+        hum *= np.float32(db(p["hum_level_db"]) * 1.35)
+        out += hum
 
         # end stops: the carriage arrives at an end when the nominal speed falls to zero
         moving = nominal_speed > 0
@@ -162,8 +173,9 @@ class Slider(AudioMachine):
         kernel = impact_kernel(kernel_noise, sr, modes_hz=[p["carriage_mode_hz"], 2.3 * p["carriage_mode_hz"],
                                                          3.9 * p["carriage_mode_hz"]], decay_s=0.006)
         click_amp = db(p["stop_click_level_db"])
-        stops = convolve(impulse_train(n, arrivals, click_amp, sr), kernel)
-        out = rolling + whine + hum + standby + stops
+        out += impacts(n, arrivals, click_amp, kernel, sr)
+        if fault == "none":
+            return out, None, []
 
         events: list[Event] = []
         if fault == "rail_damage":
@@ -171,30 +183,40 @@ class Slider(AudioMachine):
             t_before = np.arange(int(round(p["cycle_phase"] * p["cycle_s"] * sr))) / sr
             x0 = np.sum(speed_profile(t_before, cycle_s=p["cycle_s"], dwell_fraction=p["dwell_fraction"],
                                       accel_fraction=p["accel_fraction"], cycle_phase=0.0)) / sr
-            rel = x0 + np.cumsum(v) / sr
+            rel = x0 + np.cumsum(v, dtype=np.float64) / sr
             crossing = np.flatnonzero(np.diff(np.sign(rel - p["damage_position"])) != 0)
-            amps = click_amp * g("damage_click_ratio") * (0.4 + 0.6 * nominal_speed[crossing])
-            out = out + convolve(impulse_train(n, crossing / sr, amps, sr), kernel)
+            amps = click_amp * p["damage_click_ratio"] * (0.4 + 0.6 * nominal_speed[crossing])
+            part = impacts(n, crossing / sr, amps, kernel, sr)
             tail_s = kernel.size / sr
             events = [Event(onset_s=float(max(0.0, c / sr - 0.002)), offset_s=float(min(duration_s, c / sr + tail_s)),
                             fault=fault) for c in crossing]
         elif fault == "loose_belt":
+            # the carriage speed changes by nominal * (max(0, 1 + irregularity * irregular) - 1)
+            change = smooth(irregular_knots, n, scale=p["speed_irregularity"])
+            np.maximum(change, np.float32(-1.0), out=change)
+            change *= nominal_speed
+            part = rolling * change
             times, marks = nested_poisson(fault_rng, max_rate_hz=MAX_RATTLE_RATE_HZ, duration_s=duration_s)
             amplitude = fault_rng.lognormal(0.0, 0.25, times.size)
             idx = np.minimum((times * sr).astype(int), n - 1)
             accelerating = (nominal_speed[idx] > 0) & (nominal_speed[idx] < 0.98)
-            keep = accelerating & (marks < g("rattle_rate_hz") / MAX_RATTLE_RATE_HZ)
+            keep = accelerating & (marks < p["rattle_rate_hz"] / MAX_RATTLE_RATE_HZ)
             rattle_kernel = impact_kernel(kernel_noise[::-1], sr, modes_hz=[1.7 * p["carriage_mode_hz"]],
                                           decay_s=0.002, modal_weight=0.3)
-            out = out + convolve(impulse_train(n, times[keep], amplitude[keep] * click_amp * g("rattle_ratio"), sr),
-                                 rattle_kernel)
-        elif fault == "no_grease":
-            jitter = 1.0 + 0.003 * irregular  # the squeal locks to a structural mode: nearly steady
-            squeal = sine(cycles(p["squeal_hz"] * jitter, n, sr), phases[5])
-            gate = moving_average_gate(np.clip(stick + 0.3, 0.0, None), sr, smooth_s=0.01)
-            squeal *= gate / max(np.max(gate), 1e-12) * speed
-            out = out + g("squeal_ratio") * squeal
-        return out, events
+            part += impacts(n, times[keep], amplitude[keep] * click_amp * p["rattle_ratio"], rattle_kernel, sr)
+        else:  # no_grease: more friction noise and squeal
+            part = rolling * nominal_speed
+            part *= np.float32(db(p["friction_gain_db"]) - 1.0)
+            # the squeal locks to a structural mode: nearly steady
+            squeal_hz = smooth(irregular_knots, n, scale=0.003 * p["squeal_hz"], offset=p["squeal_hz"])
+            squeal = sine(cycles(squeal_hz, n, sr), phases[5])
+            stuck = smooth(stick_knots, n, offset=0.3)
+            gate = moving_average_gate(np.maximum(stuck, np.float32(0.0), out=stuck), sr, smooth_s=0.01)
+            gate *= np.float32(p["squeal_ratio"] / max(np.max(gate), 1e-12))
+            gate *= nominal_speed
+            squeal *= gate
+            part += squeal
+        return out, part, events
 
 
 SLIDER = Slider()

@@ -26,9 +26,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from generators.base import Event
-from generators.sound_common import (AudioMachine, Nuisance, convolve, cycles, db, fault_spec, harmonic_count,
-                                     harmonics, highpass, impact_kernel, impulse_train, level_rms_nuisance,
-                                     resonance_boost, rfft_frequencies, shape, sine, slow_noise,
+from generators.sound_common import (AudioMachine, Nuisance, crossings, cycle_fraction, cycles, db, fault_spec,
+                                     harmonic_count, harmonics, highpass, impact_kernel, impacts, level_rms_nuisance,
+                                     modulate, resonance_boost, rfft_frequencies, shape, sine, slow_knots, smooth,
                                      tilt, white_spectrum)
 
 
@@ -40,16 +40,20 @@ def run_envelope(n_samples: int, sample_rate: int, *, spin_up_s: float, spin_dow
 
     Returns
     -------
-    ndarray, shape (n_samples,), float64
+    ndarray, shape (n_samples,), float32
     """
     duration_s = n_samples / sample_rate
     spin_up_s = min(spin_up_s, 0.2 * duration_s)  # short clips: keep most of the clip running
     spin_down_s = min(spin_down_s, 0.2 * duration_s)
-    t = np.arange(n_samples) / sample_rate
     end = duration_s - spin_down_s
-    up = np.clip((t - spin_up_s) / ramp_s, 0.0, 1.0)
-    down = np.clip((end - t) / ramp_s, 0.0, 1.0)
-    return np.minimum(up, down)
+    # min(clip(up), clip(down)) == clip(min(up, down)), with up and down in ramp lengths
+    t = np.arange(n_samples, dtype=np.float32)
+    t *= np.float32(1.0 / (sample_rate * ramp_s))
+    up = t - np.float32(spin_up_s / ramp_s)
+    down = np.subtract(np.float32(end / ramp_s), t, out=t)
+    np.minimum(up, down, out=up)
+    np.maximum(up, np.float32(0.0), out=up)
+    return np.minimum(up, np.float32(1.0), out=up)
 
 
 class ToyCar(AudioMachine):
@@ -119,78 +123,110 @@ class ToyCar(AudioMachine):
         return {"gear-mesh frequency": params["pinion_teeth"] * shaft,
                 "commutator frequency": 2 * params["commutator_segments"] * shaft}
 
-    def _synthesise(self, params: Mapping[str, Any], *, faulty: bool, n_samples: int, sample_rate: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, list[Event]]:
+    def _synthesise(self, params: Mapping[str, Any], *, n_samples: int, sample_rate: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, list[Event]]:
         p, n, sr = params, n_samples, sample_rate
-        g = (lambda key: float(p.get(key, 0.0))) if faulty else (lambda key: 0.0)
-        speed_change = 1.0 + g("speed_change_fraction")
+        fault = str(p.get("fault", "none"))
 
         roll_spec = white_spectrum(rng, n)
         brush_spec = white_spectrum(rng, n)
-        drift = slow_noise(rng, n, sr, bandwidth_hz=3.0)
+        drift = slow_knots(rng, n, sr, bandwidth_hz=3.0)
         phases = rng.uniform(0, 2 * np.pi, 16)
         kernel_noise = rng.standard_normal(int(0.2 * sr) + 1)
 
-        run = run_envelope(n, sr, spin_up_s=p["spin_up_s"], spin_down_s=p["spin_down_s"])
-        rel_speed = run * speed_change * (1.0 + p["speed_jitter"] * drift)
-        shaft_hz = p["motor_rpm"] / 60
-        motor_cyc = cycles(shaft_hz * rel_speed, n, sr)
-        axle_cyc = motor_cyc * (p["pinion_teeth"] / p["gear_teeth"])
         # broadband (rolling, brush) amplitude ~ speed**2; tone amplitudes are set by load, not speed
-        loudness = np.minimum(run, 1.0)
-        broadband_gain = speed_change**2
-
+        loudness = run_envelope(n, sr, spin_up_s=p["spin_up_s"], spin_down_s=p["spin_down_s"])
         f = rfft_frequencies(n, sr)
         roll_mag = tilt(f, corner_hz=p["rolling_corner_hz"], slope_db_per_octave=p["rolling_slope_db_per_octave"]) \
             * highpass(f, cutoff_hz=150.0, order=2) \
             * resonance_boost(f, centre_hz=p["body_resonance_hz"], q=1.5, gain_db=p["body_resonance_gain_db"])
         roll_mag /= np.sqrt(np.mean(roll_mag**2))
-        rolling = shape(roll_spec, roll_mag, n) * (1.0 + 0.2 * sine(axle_cyc, phases[0]))
-        rolling *= db(g("rolling_gain_db"))
         brush_mag = tilt(f, corner_hz=p["brush_corner_hz"], slope_db_per_octave=6.0) * highpass(f, cutoff_hz=300.0)
         brush_mag /= np.sqrt(np.mean(brush_mag**2))
-        comm_cyc = 2 * p["commutator_segments"] * motor_cyc
-        brush = shape(brush_spec, brush_mag, n) * (1.0 + 0.5 * sine(comm_cyc))
-        brush *= db(p["brush_level_db"] + g("brush_gain_db"))
+        standby_mag = tilt(f, corner_hz=150.0, slope_db_per_octave=6.0) * highpass(f, cutoff_hz=20.0)
+        standby_mag *= np.float32(db(p["standby_level_db"]) / np.sqrt(np.mean(standby_mag**2)))
+        out = shape(roll_spec[::-1], standby_mag, n)
+        # seconds of running at nominal speed (spin-up and -down, speed drift): motor cycles / nominal rate
+        run = smooth(drift, n, scale=p["speed_jitter"], offset=1.0)
+        run *= loudness
+        noises = {"run_s": cycles(run, n, sr), "rolling": shape(roll_spec, roll_mag, n, overwrite=True),
+                  "brush": shape(brush_spec, brush_mag, n, overwrite=True)}
+        del roll_spec, brush_spec, f, roll_mag, brush_mag, standby_mag, run
+        normal, parts = self._sound(p, noises, phases, loudness, faulty=False, n=n, sr=sr)
+        out += normal
+        if fault == "none":
+            return out, None, []
+        if fault in ("excessive_tension", "voltage_change"):  # another motor speed and load
+            del parts
+            faulty, _ = self._sound(p, noises, phases, loudness, faulty=True, n=n, sr=sr)
+            faulty -= normal
+            return out, faulty, []
+
+        axle_cyc = parts["axle_cyc"]
+        if fault == "bent_shaft":
+            # runout modulates mesh and rolling noise; and a wobble thump once per axle revolution
+            part = parts["rolling"] + parts["mesh"]
+            part *= sine(axle_cyc, phases[12])
+            part *= np.float32(p["runout_am_depth"])
+            wobble = sine(axle_cyc, phases[13])
+            wobble *= np.square(harmonics(axle_cyc, [1.0], [0.0], orders=[2]))
+            wobble *= np.float32(p["wobble_ratio"] * np.sqrt(2))
+            part += wobble
+            part *= loudness
+            return out, part, []
+        # deformed_gear: the deformed tooth meshes during 1/gear_teeth of each gear revolution
+        frac = cycle_fraction(axle_cyc)
+        frac -= np.float32(0.5)
+        frac *= np.float32(p["gear_teeth"] / 1.5)
+        np.square(frac, out=frac)
+        frac *= np.float32(-0.5)
+        window = np.exp(frac, out=frac)
+        window *= np.float32(db(p["tooth_mesh_gain_db"]) - 1.0)
+        part = parts["mesh"] * window
+        part *= loudness
+        hits = crossings(axle_cyc, offset=0.5)  # the tooth at the mesh point
+        kernel = impact_kernel(kernel_noise, sr, modes_hz=[p["body_resonance_hz"], 2.6 * p["body_resonance_hz"],
+                                                         4.1 * p["body_resonance_hz"]], decay_s=0.008)
+        part += impacts(n, hits / sr, p["tooth_impact_ratio"] * loudness[hits], kernel, sr)
+        return out, part, []
+
+    def _sound(self, p: Mapping[str, Any], noises: Mapping[str, np.ndarray], phases: np.ndarray,
+               loudness: np.ndarray, *, faulty: bool, n: int, sr: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Running car (float32, without the standby floor), with the speed and load of the fault if ``faulty``.
+
+        Also returns the parts that continuous faults modulate: ``rolling`` (times the broadband
+        gain), ``mesh`` and the axle cycles ``axle_cyc``.
+        """
+        g = (lambda key: float(p.get(key, 0.0))) if faulty else (lambda key: 0.0)
+        speed_change = 1.0 + g("speed_change_fraction")
+        broadband_gain = speed_change**2
+
+        motor_cyc = noises["run_s"] * (p["motor_rpm"] / 60 * speed_change)
+        axle_cyc = motor_cyc * (p["pinion_teeth"] / p["gear_teeth"])
+
+        rolling = modulate(noises["rolling"] * np.float32(db(g("rolling_gain_db")) * broadband_gain),
+                           sine(axle_cyc, phases[0]), 0.2)
+        segs2 = int(2 * p["commutator_segments"])
+        brush = modulate(noises["brush"] * np.float32(db(p["brush_level_db"] + g("brush_gain_db")) * broadband_gain),
+                         harmonics(motor_cyc, [1.0], [0.0], orders=[segs2]), 0.5)
+        brush += rolling
 
         top = p["motor_rpm"] / 60 * abs(speed_change) * (1 + 3 * p["speed_jitter"])
-        k_c = harmonic_count(2 * p["commutator_segments"] * top, sr, 4)
+        k_c = harmonic_count(segs2 * top, sr, 4)
         comm_amps = [db(-6.0 * i) for i in range(k_c)]
         # commutator harmonics and the 1x / 2x shaft tones, all orders of the motor rotation
         comm_gain = db(p["commutator_level_db"]) / max(np.sqrt(np.sum(np.square(comm_amps)) / 2), 1e-12)
-        segs2 = int(2 * p["commutator_segments"])
-        motor_tones = harmonics(motor_cyc, [a * comm_gain for a in comm_amps] + [db(p["commutator_level_db"] - 3.0)] * 2,
-                                list(phases[1:1 + k_c]) + list(phases[5:7]),
-                                orders=[segs2 * (i + 1) for i in range(k_c)] + [1, 2])
+        brush += harmonics(motor_cyc, [a * comm_gain for a in comm_amps] + [db(p["commutator_level_db"] - 3.0)] * 2,
+                           list(phases[1:1 + k_c]) + list(phases[5:7]),
+                           orders=[segs2 * (i + 1) for i in range(k_c)] + [1, 2])
         k_m = harmonic_count(p["pinion_teeth"] * top, sr, 4)
         mesh_amps = [db(-p["mesh_harmonic_decay_db"] * i) for i in range(k_m)]
-        mesh = harmonics(p["pinion_teeth"] * motor_cyc, mesh_amps, phases[7:7 + k_m]) * db(p["mesh_level_db"]) \
-            / max(np.sqrt(np.sum(np.square(mesh_amps)) / 2), 1e-12)
-
-        if g("runout_am_depth"):
-            runout = 1.0 + g("runout_am_depth") * sine(axle_cyc, phases[12])
-            mesh, rolling = mesh * runout, rolling * runout
-        if g("tooth_mesh_gain_db"):
-            # the deformed tooth meshes during 1/gear_teeth of each gear revolution
-            frac = axle_cyc - np.floor(axle_cyc)
-            window = np.exp(-0.5 * ((frac - 0.5) * p["gear_teeth"] / 1.5) ** 2)
-            mesh = mesh * (1.0 + (db(g("tooth_mesh_gain_db")) - 1.0) * window)
-
-        out = ((rolling + brush) * broadband_gain + motor_tones + mesh) * loudness
-        if g("wobble_ratio"):
-            out = out + g("wobble_ratio") * np.sqrt(2) * sine(axle_cyc, phases[13]) * loudness \
-                * sine(2 * axle_cyc) ** 2
-        if g("tooth_impact_ratio"):
-            turns = np.floor(axle_cyc + 0.5)
-            hits = np.flatnonzero(np.diff(turns) > 0) + 1  # tooth at the mesh point
-            kernel = impact_kernel(kernel_noise, sr, modes_hz=[p["body_resonance_hz"], 2.6 * p["body_resonance_hz"],
-                                                             4.1 * p["body_resonance_hz"]], decay_s=0.008)
-            out = out + convolve(impulse_train(n, hits / sr, g("tooth_impact_ratio") * loudness[hits], sr), kernel)
-
-        standby_mag = tilt(f, corner_hz=150.0, slope_db_per_octave=6.0) * highpass(f, cutoff_hz=20.0)
-        standby = shape(roll_spec[::-1].copy(), standby_mag / np.sqrt(np.mean(standby_mag**2)), n)
-        out = out + standby * db(p["standby_level_db"])
-        return out, []
+        mesh = harmonics(motor_cyc, mesh_amps, phases[7:7 + k_m],
+                         orders=[p["pinion_teeth"] * (i + 1) for i in range(k_m)])
+        mesh *= np.float32(db(p["mesh_level_db"]) / max(np.sqrt(np.sum(np.square(mesh_amps)) / 2), 1e-12))
+        brush += mesh
+        brush *= loudness
+        return brush, {"rolling": rolling, "mesh": mesh, "axle_cyc": axle_cyc}
 
 
 TOYCAR = ToyCar()

@@ -22,10 +22,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from generators.base import Event
-from generators.sound_common import (AudioMachine, Nuisance, bandpass, convolve, cycles, db, fault_spec, harmonic_count,
-                                     harmonics, highpass, impact_kernel, impulse_train, level_rms_nuisance,
-                                     nested_poisson, resonance_boost, rfft_frequencies, shape, sine, slow_noise, tilt,
-                                     white_spectrum)
+from generators.sound_common import (AudioMachine, Nuisance, bandpass, crossings, cycles, db, fault_spec,
+                                     harmonic_count, harmonics, highpass, impact_kernel, impacts, level_rms_nuisance,
+                                     modulate, nested_poisson, resonance_boost, rfft_frequencies, shape, sine,
+                                     slow_knots, smooth, tilt, white_spectrum)
 
 #: Highest belt-slap rate (removed pulley at severity 1), per second.
 MAX_SLAP_RATE_HZ = 25.0
@@ -83,27 +83,21 @@ class ToyConveyor(AudioMachine):
     def _characteristic_hz(self, params: Mapping[str, Any]) -> dict[str, float]:
         return {"gear-mesh frequency": params["pinion_teeth"] * params["motor_rpm"] / 60 * 1.02}
 
-    def _synthesise(self, params: Mapping[str, Any], *, faulty: bool, n_samples: int, sample_rate: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, list[Event]]:
+    def _synthesise(self, params: Mapping[str, Any], *, n_samples: int, sample_rate: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, list[Event]]:
         p, n, sr = params, n_samples, sample_rate
         duration_s = n / sr
-        fault = str(p.get("fault", "none")) if faulty else "none"
-        g = (lambda key: float(p.get(key, 0.0))) if faulty else (lambda key: 0.0)
+        fault = str(p.get("fault", "none"))
 
         roll_spec = white_spectrum(rng, n)
         brush_spec = white_spectrum(rng, n)
-        drift = slow_noise(rng, n, sr, bandwidth_hz=0.5)
-        wobble = slow_noise(rng, n, sr, bandwidth_hz=max(p["belt_span_hz"] / 4, 1.0))
-        fluct = slow_noise(rng, n, sr, bandwidth_hz=2.0)
+        drift = slow_knots(rng, n, sr, bandwidth_hz=0.5)
+        wobble_knots = slow_knots(rng, n, sr, bandwidth_hz=max(p["belt_span_hz"] / 4, 1.0))  # removed pulley only
+        fluct = slow_knots(rng, n, sr, bandwidth_hz=2.0)
         phases = rng.uniform(0, 2 * np.pi, 8)  # 0: ripple, 1: motor, 2..7: mesh
         kernel_noise = rng.standard_normal(int(0.3 * sr) + 1)
         belt_start = rng.random()  # belt position at t = 0 (fraction of a cycle)
         fault_rng = np.random.default_rng(rng.integers(2**63))
-
-        rel_speed = (1.0 + g("speed_change_fraction")) * (1.0 + p["speed_jitter"] * drift)
-        motor_cyc = cycles(p["motor_rpm"] / 60 * rel_speed, n, sr)
-        belt_cyc = belt_start + cycles(rel_speed / p["belt_cycle_s"], n, sr)
-        pulley_cyc = belt_cyc * p["pulley_turns_per_cycle"]
 
         f = rfft_frequencies(n, sr)
         # broadband from ~200 Hz, gently falling, rolled off above rolling_corner_hz; frame resonance
@@ -112,46 +106,75 @@ class ToyConveyor(AudioMachine):
             * highpass(f, cutoff_hz=220.0, order=4) \
             * resonance_boost(f, centre_hz=p["frame_resonance_hz"], q=2.0, gain_db=p["frame_resonance_gain_db"])
         roll_mag /= np.sqrt(np.mean(roll_mag**2))
-        rolling = shape(roll_spec, roll_mag, n) * (1.0 + 0.15 * sine(pulley_cyc, phases[0])) \
-            * np.exp(p["rolling_fluctuation"] * fluct - p["rolling_fluctuation"] ** 2)  # log-normal level
-        rolling *= db(g("rolling_gain_db"))
+        rolling = shape(roll_spec, roll_mag, n, overwrite=True)
+        level = smooth(fluct, n, scale=p["rolling_fluctuation"], offset=-p["rolling_fluctuation"] ** 2)
+        rolling *= np.exp(level, out=level)  # log-normal level
         brush_mag = tilt(f, corner_hz=2000.0, slope_db_per_octave=6.0) * highpass(f, cutoff_hz=300.0)
-        brush = shape(brush_spec, brush_mag / np.sqrt(np.mean(brush_mag**2)), n) * db(p["brush_level_db"])
-        motor = harmonics(motor_cyc, [1.0, 0.5], [phases[1], phases[1] + 1.0]) * db(p["motor_tone_level_db"]) * np.sqrt(2 / 1.25)
-        k = harmonic_count(p["pinion_teeth"] * p["motor_rpm"] / 60 * 1.02, sr, 6)
-        mesh_amps = [db(-6.0 * i) for i in range(k)]
-        mesh = harmonics(p["pinion_teeth"] * motor_cyc, mesh_amps, phases[2:2 + k])
-        mesh *= db(p["mesh_level_db"] + g("mesh_gain_db")) / max(np.sqrt(np.sum(np.square(mesh_amps)) / 2), 1e-12)
-
-        # the belt seam passes a pulley each time belt_cyc * pulleys crosses a whole number
-        seam = np.floor(belt_cyc * p["pulleys"])
-        ticks = np.flatnonzero(np.diff(seam) > 0) + 1
+        brush_mag *= np.float32(db(p["brush_level_db"]) / np.sqrt(np.mean(brush_mag**2)))
+        out = shape(brush_spec, brush_mag, n, overwrite=True)
+        del roll_spec, brush_spec, roll_mag, brush_mag, level
         tick_kernel = impact_kernel(kernel_noise, sr, modes_hz=[2.0 * p["frame_resonance_hz"],
                                                               4.7 * p["frame_resonance_hz"]], decay_s=0.004)
-        out = rolling + brush + motor + mesh + convolve(
-            impulse_train(n, ticks / sr, db(p["seam_tick_level_db"]), sr), tick_kernel)
+        # seconds of running at nominal speed, the speed drift integrated: motor and belt turn with it
+        run_s = cycles(smooth(drift, n, scale=p["speed_jitter"], offset=1.0), n, sr)
+        normal, belt_cyc = self._sound(p, run_s, rolling, phases, belt_start, tick_kernel, faulty=False, n=n, sr=sr)
+        out += normal
+        if fault == "none":
+            return out, None, []
+        if fault == "excessive_tension":
+            del belt_cyc
+            faulty, _ = self._sound(p, run_s, rolling, phases, belt_start, tick_kernel, faulty=True, n=n, sr=sr)
+            faulty -= normal
+            return out, faulty, []
 
         events: list[Event] = []
         if fault == "attached_object":
-            passes = np.floor(belt_cyc - p["object_position"])
-            bumps = np.flatnonzero(np.diff(passes) > 0) + 1
+            bumps = crossings(belt_cyc, offset=-p["object_position"])
             kernel = impact_kernel(kernel_noise[::-1], sr, modes_hz=[p["frame_resonance_hz"],
                                                                    2.4 * p["frame_resonance_hz"]],
                                    decay_s=0.02, burst_decay_s=0.002, modal_weight=1.0)
-            out = out + convolve(impulse_train(n, bumps / sr, g("bump_ratio"), sr), kernel)
+            part = impacts(n, bumps / sr, p["bump_ratio"], kernel, sr)
             events = [Event(onset_s=float(max(0.0, b / sr - 0.002)),
                             offset_s=float(min(duration_s, b / sr + kernel.size / sr)), fault=fault) for b in bumps]
-        elif fault == "removed_pulley":
+        else:  # removed_pulley
             times, marks = nested_poisson(fault_rng, max_rate_hz=MAX_SLAP_RATE_HZ, duration_s=duration_s)
             amplitude = fault_rng.lognormal(0.0, 0.4, times.size)
-            keep = marks < g("slap_rate_hz") / MAX_SLAP_RATE_HZ
+            keep = marks < p["slap_rate_hz"] / MAX_SLAP_RATE_HZ
             slap_kernel = impact_kernel(kernel_noise, sr, modes_hz=[p["belt_span_hz"] * 4, p["frame_resonance_hz"]],
                                         decay_s=0.015, burst_decay_s=0.003, modal_weight=1.0)
-            out = out + convolve(impulse_train(n, times[keep], amplitude[keep] * g("slap_ratio"), sr), slap_kernel)
+            part = impacts(n, times[keep], amplitude[keep] * p["slap_ratio"], slap_kernel, sr)
             flap_mag = bandpass(f, centre_hz=4 * p["belt_span_hz"], q=1.0)
-            flap = shape(white_spectrum(fault_rng, n), flap_mag / np.sqrt(np.mean(flap_mag**2)), n)
-            out = out + g("flap_ratio") * flap * (1.0 + 0.5 * wobble)
-        return out, events
+            flap_mag *= np.float32(p["flap_ratio"] / np.sqrt(np.mean(flap_mag**2)))
+            flap = shape(white_spectrum(fault_rng, n), flap_mag, n, overwrite=True)
+            flap *= smooth(wobble_knots, n, scale=0.5, offset=1.0)
+            part += flap
+        return out, part, events
+
+    def _sound(self, p: Mapping[str, Any], run_s: np.ndarray, rolling: np.ndarray, phases: np.ndarray,
+               belt_start: float, tick_kernel: np.ndarray, *, faulty: bool, n: int,
+               sr: int) -> tuple[np.ndarray, np.ndarray]:
+        """Conveyor without the brush noise (float32), loaded by the fault if ``faulty``; and the belt cycles."""
+        g = (lambda key: float(p.get(key, 0.0))) if faulty else (lambda key: 0.0)
+        speed_change = 1.0 + g("speed_change_fraction")
+        motor_cyc = run_s * (speed_change * p["motor_rpm"] / 60)
+        belt_cyc = run_s * (speed_change / p["belt_cycle_s"])
+        belt_cyc += belt_start
+
+        out = modulate(rolling * np.float32(db(g("rolling_gain_db"))),
+                       sine(belt_cyc * p["pulley_turns_per_cycle"], phases[0]), 0.15)
+        motor_level = db(p["motor_tone_level_db"]) * np.sqrt(2 / 1.25)
+        k = harmonic_count(p["pinion_teeth"] * p["motor_rpm"] / 60 * 1.02, sr, 6)
+        mesh_amps = [db(-6.0 * i) for i in range(k)]
+        mesh_gain = db(p["mesh_level_db"] + g("mesh_gain_db")) / max(np.sqrt(np.sum(np.square(mesh_amps)) / 2), 1e-12)
+        # motor 1x / 2x tones and the mesh harmonics, all orders of the motor rotation
+        out += harmonics(motor_cyc, [motor_level, 0.5 * motor_level] + [a * mesh_gain for a in mesh_amps],
+                         [phases[1], phases[1] + 1.0, *phases[2:2 + k]],
+                         orders=[1, 2] + [p["pinion_teeth"] * (i + 1) for i in range(k)])
+
+        # the belt seam passes a pulley each time belt_cyc * pulleys crosses a whole number
+        ticks = crossings(belt_cyc, scale=p["pulleys"])
+        out += impacts(n, ticks / sr, db(p["seam_tick_level_db"]), tick_kernel, sr)
+        return out, belt_cyc
 
 
 TOYCONVEYOR = ToyConveyor()

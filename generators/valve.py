@@ -23,10 +23,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from generators.base import Event
-from generators.sound_common import (AudioMachine, Nuisance, convolve, cycles, db,
-                                     fault_spec, harmonics, highpass, impact_kernel, impulse_train,
-                                     level_rms_nuisance, moving_average_gate, rfft_frequencies, shape, slow_noise,
-                                     tilt, white_spectrum)
+from generators.sound_common import (AudioMachine, Nuisance, cycles, db, fault_spec, harmonics, highpass,
+                                     impact_kernel, impacts, level_rms_nuisance, rfft_frequencies, shape, slow_knots,
+                                     smooth, smoothed_steps, tilt, white_spectrum)
 
 #: Ratios of the valve body's higher modes to the main click mode.
 MODE_RATIOS = (1.0, 1.47, 2.09, 2.76)
@@ -97,23 +96,48 @@ class Valve(AudioMachine):
         keep = times < duration_s
         return times[keep], is_close[keep]
 
-    def _synthesise(self, params: Mapping[str, Any], *, faulty: bool, n_samples: int, sample_rate: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, list[Event]]:
+    def _synthesise(self, params: Mapping[str, Any], *, n_samples: int, sample_rate: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, list[Event]]:
         p, n, sr = params, n_samples, sample_rate
         duration_s = n / sr
-        fault = str(p.get("fault", "none")) if faulty else "none"
+        fault = str(p.get("fault", "none"))
 
         flow_spec = white_spectrum(rng, n)
-        fluct = slow_noise(rng, n, sr, bandwidth_hz=0.5)
+        fluct = slow_knots(rng, n, sr, bandwidth_hz=0.5)
         phases = rng.uniform(0, 2 * np.pi, 4)
         click_noise = rng.standard_normal(int(0.2 * sr) + 1)
 
         times, is_close = self.motions(p, duration_s)
         u, v = rng.random((2, times.size))  # per-motion marks for sticking
+        gains = np.where(is_close, db(p["close_open_ratio_db"]), 1.0) * db(p["click_level_db"])
+        kernel = impact_kernel(click_noise, sr, modes_hz=[p["click_mode_hz"] * r for r in MODE_RATIOS],
+                               decay_s=p["click_decay_s"], burst_decay_s=0.0008, modal_weight=0.5)
+
+        f = rfft_frequencies(n, sr)
+        flow_mag = (tilt(f, corner_hz=p["system_corner_hz"], slope_db_per_octave=p["system_slope_db_per_octave"])
+                    * highpass(f, cutoff_hz=20.0))
+        flow_mag /= np.sqrt(np.mean(flow_mag**2))
+        flow = shape(flow_spec, flow_mag, n, overwrite=True)
+        del flow_spec, f, flow_mag
+        # flow through the open valve raises the system flow noise
+        open_flow = db(p["open_flow_level_db"])
+        gate = _open_gate(times, is_close, n, sr)
+        out = smooth(fluct, n, scale=0.03, offset=1.0)
+        out += np.float32(open_flow) * gate
+        out *= flow
+        tone = harmonics(cycles(2 * p["mains_hz"], n, sr), [1.0, 0.4], phases[:2])
+        tone *= np.float32(db(p["hum_level_db"]) * 1.3)
+        out += tone
+        harmonics(cycles(p["system_tone_hz"], n, sr), [1.0, 0.3], phases[2:], out=tone)
+        tone *= np.float32(db(p["system_tone_level_db"]) * 1.35)
+        out += tone
+        del tone
+        out += impacts(n, times, gains, kernel, sr)
+        if fault == "none":
+            return out, None, []
+
         actual = times.copy()
-        gains = np.where(is_close, db(p["close_open_ratio_db"]), 1.0)
         present = np.ones(times.size, bool)
-        affected = np.zeros(times.size, bool)
         if fault == "contamination":
             # nested in severity; the motion with the lowest mark sticks whenever severity > 0
             affected = u < p["stuck_probability"]
@@ -125,46 +149,35 @@ class Valve(AudioMachine):
             present &= ~missing
             delayed = affected & ~missing
             actual[delayed] += delay[delayed]
-            gains = np.where(delayed, gains * p["release_gain"], gains)
-        elif fault == "timing_change":
+            faulty_gains = np.where(delayed, gains * p["release_gain"], gains)
+        else:  # timing_change
             spacing = p["cycle_s"] * p["active_fraction"] / p["pulses_per_cycle"]
             shift_s = p["hold_change_fraction"] * p["hold_fraction"] * spacing
             affected = is_close & (shift_s != 0)
             actual[affected] += shift_s
+            faulty_gains = gains
 
-        kernel = impact_kernel(click_noise, sr, modes_hz=[p["click_mode_hz"] * r for r in MODE_RATIOS],
-                               decay_s=p["click_decay_s"], burst_decay_s=0.0008, modal_weight=0.5)
-        click_amp = db(p["click_level_db"])
-        clicks = convolve(impulse_train(n, actual[present], gains[present] * click_amp, sr), kernel)
-
-        f = rfft_frequencies(n, sr)
-        # valve state (open or closed): set by the last motion that happened
-        order = np.argsort(actual[present], kind="stable")
-        motion_t, motion_close = actual[present][order], is_close[present][order]
-        last = np.searchsorted(motion_t, np.arange(n) / sr, side="right") - 1
-        if motion_t.size:
-            is_open = np.where(last >= 0, ~motion_close[np.maximum(last, 0)], False).astype(float)
-        else:  # no motion within the clip: closed throughout
-            is_open = np.zeros(n)
-        is_open = moving_average_gate(is_open, sr, smooth_s=0.003)  # smooth open/close edges
-
-        flow_mag = (tilt(f, corner_hz=p["system_corner_hz"], slope_db_per_octave=p["system_slope_db_per_octave"])
-                    * highpass(f, cutoff_hz=20.0))
-        flow_mag /= np.sqrt(np.mean(flow_mag**2))
-        # flow through the open valve raises the system flow noise
-        system = shape(flow_spec, flow_mag, n) * (1.0 + 0.03 * fluct + db(p["open_flow_level_db"]) * is_open)
-        hum = harmonics(cycles(2 * p["mains_hz"], n, sr), [1.0, 0.4], phases[:2]) * db(p["hum_level_db"]) * 1.3
-        tone = harmonics(cycles(p["system_tone_hz"], n, sr), [1.0, 0.3], phases[2:]) * db(p["system_tone_level_db"]) * 1.35
-        out = system + hum + tone + clicks
+        # the fault component: moved or missing clicks, and the changed open-valve flow noise
+        moved = affected & present
+        part = impacts(n, np.concatenate([actual[moved], times[affected]]),
+                       np.concatenate([faulty_gains[moved], -gains[affected]]), kernel, sr)
+        gate_change = _open_gate(actual[present], is_close[present], n, sr)
+        gate_change -= gate
+        gate_change *= np.float32(open_flow)
+        gate_change *= flow
+        part += gate_change
         if fault == "contamination":
             # the stuck armature buzzes from the commanded motion until it moves (or the next command)
             next_nominal = np.append(times[1:], duration_s)
             stuck_end = np.where(present, actual, next_nominal)
-            edges = impulse_train(n, times[affected], 1.0, sr) - impulse_train(n, stuck_end[affected], 1.0, sr)
-            stuck = np.clip(np.cumsum(edges), 0.0, 1.0)
+            edges = np.round(np.concatenate([times[affected], stuck_end[affected]]) * sr).astype(np.int64)
+            order = np.argsort(edges, kind="stable")
+            stuck = np.clip(np.cumsum(np.repeat([1.0, -1.0], np.count_nonzero(affected))[order]), 0.0, 1.0)
             buzz_amps = np.array([1.0, 0.7, 0.5, 0.35, 0.25, 0.18])
-            buzz = harmonics(cycles(2 * p["mains_hz"], n, sr), buzz_amps, [0.0] * 6) / np.sqrt(np.sum(buzz_amps**2) / 2)
-            out = out + p["buzz_ratio"] * buzz * moving_average_gate(stuck, sr, smooth_s=0.002)
+            buzz = harmonics(cycles(2 * p["mains_hz"], n, sr), buzz_amps, [0.0] * 6)
+            buzz *= smoothed_steps(edges[order], stuck, n, sr, smooth_s=0.002)
+            buzz *= np.float32(p["buzz_ratio"] / np.sqrt(np.sum(buzz_amps**2) / 2))
+            part += buzz
 
         events = []
         tail_s = 6 * p["click_decay_s"]
@@ -175,7 +188,26 @@ class Valve(AudioMachine):
                 end = (max(t0, t1) if ok else t_next) + tail_s
                 events.append(Event(onset_s=float(max(0.0, min(t0, t1) - EVENT_LEAD_S)),
                                     offset_s=float(min(duration_s, end)), fault=fault))
-        return out, events
+        return out, part, events
+
+
+def _open_gate(times_s: np.ndarray, is_close: np.ndarray, n_samples: int, sample_rate: int) -> np.ndarray:
+    """Valve state (1 open, 0 closed) set by the last motion at or before each sample, edges smoothed.
+
+    Parameters
+    ----------
+    times_s : ndarray, shape (k,)
+        Motion times, s (any order).
+    is_close : ndarray of bool, shape (k,)
+        Whether each motion closes the valve.
+
+    Returns
+    -------
+    ndarray, shape (n_samples,), float32
+    """
+    order = np.argsort(times_s, kind="stable")
+    first = np.ceil(times_s[order] * sample_rate).astype(np.int64)  # first sample at or after each motion
+    return smoothed_steps(first, ~is_close[order], n_samples, sample_rate, smooth_s=0.003)
 
 
 VALVE = Valve()
