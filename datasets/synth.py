@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from datasets.atomic import write_text_atomic
+from datasets.atomic import PART_SUFFIX, write_text_atomic
 from datasets.manifest import write_events, write_manifest
 from datasets.records import ClipRecord
 from datasets.wav import write_wav
@@ -275,6 +275,8 @@ def synthesize(config: SynthConfig, out_dir: str | Path, *, workers: int = 1,
 def _synthesize_into(config: SynthConfig, root: Path, workers: int, progress) -> list[ClipRecord]:
     plans = plan_clips(config)
     journal_path = root / JOURNAL
+    for stale in root.rglob(f"*{PART_SUFFIX}"):  # a write cut short by a kill: redone below
+        stale.unlink()
     done = _read_journal(journal_path)
     todo = [p for p in plans if p.index not in done or not (root / p.path).exists()]
     with contextlib.ExitStack() as stack:

@@ -97,9 +97,10 @@ def test_interrupted_run_resumes_to_identical_files(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (target / "manifest.csv").exists()
-    # a torn journal line, as left by a kill in the middle of a write
+    # a torn journal line and a half-written clip, as left by a kill in the middle of a write
     with journal.open("a") as handle:
         handle.write('{"index": 3, "rec')
+    (target / "bearing" / "train" / ".normal_id_00_00000009.wav.x1y2.part").write_bytes(b"RIFF")
     done = run_cli(*args, "--out", target)
     assert done.returncode == 0, done.stderr
     assert tree_digest(target) == tree_digest(reference)
