@@ -72,15 +72,9 @@ class Fan(AudioMachine):
         if fault == "unbalance":
             return {"unbalance_am_depth": 0.5 * s, "unbalance_tone_ratio": 1.3 * s}
         if fault == "voltage_change":
-            return {"speed_change_fraction": 0.2 * s}  # signed by voltage_sign in sample_params
+            return {"speed_change_fraction": 0.2 * s}  # signed by voltage_sign in AudioMachine.sample_params
         return {"turbulence_gain_db": 3.0 * s, "blade_pass_gain_db": 4.0 * s,
                 "speed_change_fraction": 0.03 * s, "stall_am_depth": 0.2 * s}
-
-    def sample_params(self, rng, *, fault, severity, fixed, sample_rate=None):
-        params = super().sample_params(rng, fault=fault, severity=severity, fixed=fixed, sample_rate=sample_rate)
-        if fault == "voltage_change":
-            params["speed_change_fraction"] *= params["voltage_sign"]
-        return params
 
     def _characteristic_hz(self, params: Mapping[str, Any]) -> dict[str, float]:
         speed = 1.0 + max(0.0, float(params.get("speed_change_fraction", 0.0)))

@@ -165,6 +165,8 @@ class AudioMachine:
         params: dict[str, Any] = {p.name: p.sample(rng, fixed, sample_rate) for p in self.nuisance}
         if fault != "none":
             params.update(self._fault_parameters(fault, severity))
+            if fault == "voltage_change":  # the drawn direction of the voltage change signs the speed change
+                params["speed_change_fraction"] *= params["voltage_sign"]
         params.update(fault=fault, severity=severity)
         return params
 
@@ -493,13 +495,20 @@ def impulse_train(n_samples: int, times_s: np.ndarray, amplitudes: np.ndarray | 
     -------
     ndarray, shape (n_samples,), float32
     """
+    idx, amps = _impact_samples(n_samples, times_s, amplitudes, sample_rate)
+    out = np.zeros(n_samples, dtype=np.float32)
+    np.add.at(out, idx, amps)
+    return out
+
+
+def _impact_samples(n_samples: int, times_s: np.ndarray, amplitudes: np.ndarray | float,
+                    sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sample indices (rounded) and float32 amplitudes of the impacts that fall inside the clip."""
     times_s = np.asarray(times_s, dtype=float)
     amps = np.broadcast_to(np.asarray(amplitudes, dtype=np.float32), times_s.shape)
     idx = np.round(times_s * sample_rate).astype(np.int64)
     keep = (idx >= 0) & (idx < n_samples)
-    out = np.zeros(n_samples, dtype=np.float32)
-    np.add.at(out, idx[keep], amps[keep])
-    return out
+    return idx[keep], amps[keep]
 
 
 def impacts(n_samples: int, times_s: np.ndarray, amplitudes: np.ndarray | float, kernel: np.ndarray,
@@ -513,15 +522,14 @@ def impacts(n_samples: int, times_s: np.ndarray, amplitudes: np.ndarray | float,
     -------
     ndarray, shape (n_samples,), float32
     """
-    times_s = np.asarray(times_s, dtype=float)
-    amps = np.broadcast_to(np.asarray(amplitudes, dtype=np.float32), times_s.shape)
-    idx = np.round(times_s * sample_rate).astype(np.int64)
-    keep = (idx >= 0) & (idx < n_samples)
+    idx, amps = _impact_samples(n_samples, times_s, amplitudes, sample_rate)
     kernel = kernel.astype(np.float32)
-    if np.count_nonzero(keep) > 2000:
-        return oaconvolve(impulse_train(n_samples, times_s, amps, sample_rate), kernel)[:n_samples]
+    if idx.size > 2000:
+        train = np.zeros(n_samples, dtype=np.float32)
+        np.add.at(train, idx, amps)
+        return oaconvolve(train, kernel)[:n_samples]
     out = np.zeros(n_samples + kernel.size, dtype=np.float32)
-    for i, a in zip(idx[keep].tolist(), amps[keep].tolist()):
+    for i, a in zip(idx.tolist(), amps.tolist()):
         out[i:i + kernel.size] += np.float32(a) * kernel
     return out[:n_samples]
 

@@ -109,13 +109,7 @@ class ToyCar(AudioMachine):
             return {"tooth_impact_ratio": 3.0 * s, "tooth_mesh_gain_db": 12.0 * s}
         if fault == "excessive_tension":
             return {"speed_change_fraction": -0.12 * s, "brush_gain_db": 8.0 * s, "rolling_gain_db": 6.0 * s}
-        return {"speed_change_fraction": 0.25 * s}  # signed by voltage_sign in sample_params
-
-    def sample_params(self, rng, *, fault, severity, fixed, sample_rate=None):
-        params = super().sample_params(rng, fault=fault, severity=severity, fixed=fixed, sample_rate=sample_rate)
-        if fault == "voltage_change":
-            params["speed_change_fraction"] *= params["voltage_sign"]
-        return params
+        return {"speed_change_fraction": 0.25 * s}  # signed by voltage_sign in AudioMachine.sample_params
 
     def _characteristic_hz(self, params: Mapping[str, Any]) -> dict[str, float]:
         speed = (1.0 + max(0.0, float(params.get("speed_change_fraction", 0.0)))) * (1 + 3 * params["speed_jitter"])
