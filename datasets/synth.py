@@ -26,8 +26,8 @@ from datasets.manifest import write_events, write_manifest
 from datasets.records import ClipRecord
 from datasets.wav import write_wav
 from errors import FaultsynthError
-from generators.base import check_severity
-from generators.registry import check_fault, get_machine, render_clip, sample_clip_params
+from generators.base import check_fault, check_severity
+from generators.registry import get_machine, render_clip, sample_clip_params
 
 VERSION = "0.1.0"
 DATASET_JSON = "dataset.json"

@@ -126,6 +126,14 @@ class Machine(Protocol):
                rng: np.random.Generator) -> Parts: ...
 
 
+def check_fault(machine: "Machine", fault: str) -> str:
+    """Return ``fault`` if ``machine`` has it (``"none"`` always allowed), else raise."""
+    if fault != "none" and fault not in machine.faults:
+        raise FaultsynthError(f"unknown fault {fault!r} for machine {machine.name!r}: "
+                              f"expected none or one of {', '.join(machine.faults)}")
+    return fault
+
+
 def draw(rng: np.random.Generator, fixed: Fixed, name: str, low: float, high: float,
          *, log: bool = False) -> float:
     """Value of a parameter: fixed by the user, or drawn uniformly.

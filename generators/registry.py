@@ -8,7 +8,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from errors import FaultsynthError
-from generators.base import Fixed, Machine, Rendered, check_severity, draw
+from generators.base import Fixed, Machine, Rendered, check_fault, check_severity, draw
 from generators.noise import NOISE_COLORS, colored_noise, scale_to_snr
 
 #: Machine name -> "module:attribute" of its generator instance (imported on first use).
@@ -45,14 +45,6 @@ def get_machine(name: str) -> Machine:
         raise FaultsynthError(f"unknown machine {name!r}: expected one of {', '.join(MACHINE_MODULES)}")
     module_name, attribute = MACHINE_MODULES[name].split(":")
     return getattr(importlib.import_module(module_name), attribute)
-
-
-def check_fault(machine: Machine, fault: str) -> str:
-    """Return ``fault`` if ``machine`` has it (``"none"`` always allowed), else raise."""
-    if fault != "none" and fault not in machine.faults:
-        raise FaultsynthError(
-            f"unknown fault {fault!r} for machine {machine.name!r}: expected one of {', '.join(machine.faults)}")
-    return fault
 
 
 def sample_clip_params(machine: Machine, rng: np.random.Generator, *, fault: str, severity: float,

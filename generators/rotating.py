@@ -21,7 +21,7 @@ import numpy as np
 
 from errors import FaultsynthError
 from generators import bearing, gear, motor, shaft
-from generators.base import FaultSpec, Fixed, Parts, below_nyquist, check_below_nyquist, draw
+from generators.base import FaultSpec, Fixed, Parts, below_nyquist, check_below_nyquist, check_fault, draw
 from generators.registry import COMMON_PARAMETERS
 from generators.vibration_analysis import ISO10816_CLASS, iso10816_zone, velocity_rms_mm_s
 from generators.vibration_dsp import shaft_motion
@@ -95,9 +95,7 @@ class RotatingMachine:
             JSON-serialisable parameters, including ``rpm``, ``shaft_hz`` and the
             characteristic frequencies.
         """
-        if fault != "none" and fault not in self.faults:
-            raise FaultsynthError(f"unknown fault {fault!r} for machine {self.name!r}: "
-                                  f"expected one of {', '.join(self.faults)}")
+        check_fault(self, fault)
         unknown = sorted(set(fixed) - set(self.parameters) - set(COMMON_PARAMETERS))
         if unknown:
             raise FaultsynthError(f"unknown parameter(s) {', '.join(unknown)} for machine {self.name!r}: "

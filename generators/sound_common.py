@@ -22,7 +22,7 @@ from scipy.signal import lfilter, oaconvolve
 
 from errors import FaultsynthError
 from generators.base import (Event, FaultSpec, Fixed, Parts, below_nyquist, check_below_nyquist,
-                             check_severity, draw)
+                             check_fault, check_severity, draw)
 
 #: Hold length (samples) of the interpolation grid of :func:`smooth`.
 _HOLD = 8
@@ -160,7 +160,7 @@ class AudioMachine:
         dict
             Nuisance parameters, fault parameters, ``fault`` and ``severity``.
         """
-        self._check_fault(fault)
+        check_fault(self, fault)
         severity = 0.0 if fault == "none" else check_severity(severity)
         params: dict[str, Any] = {p.name: p.sample(rng, fixed, sample_rate) for p in self.nuisance}
         if fault != "none":
@@ -197,7 +197,7 @@ class AudioMachine:
         if sample_rate <= 0:
             raise FaultsynthError(f"sample rate must be a positive whole number of Hz, got {sample_rate!r}")
         fault = str(params.get("fault", "none"))
-        self._check_fault(fault)
+        check_fault(self, fault)
         missing = [p.name for p in self.nuisance if p.name not in params]
         if missing:
             raise FaultsynthError(f"{self.name}: parameters missing {missing}: expected the dict from sample_params")
@@ -210,11 +210,6 @@ class AudioMachine:
         if fault == "none":
             return Parts(machine=machine, fault=np.zeros(n))
         return Parts(machine=machine, fault=np.multiply(fault_part, gain, dtype=np.float64), events=events)
-
-    def _check_fault(self, fault: str) -> None:
-        if fault != "none" and fault not in self.faults:
-            raise FaultsynthError(f"unknown fault {fault!r} for machine {self.name!r}: "
-                                  f"expected none or one of {', '.join(self.faults)}")
 
 
 def _level_gain(normal: np.ndarray, level_rms: float) -> float:

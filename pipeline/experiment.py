@@ -108,8 +108,8 @@ class ExperimentSpec:
         default_factory=lambda: {"kmeans": {}, "autoencoder": {}})
 
     def __post_init__(self) -> None:
-        from generators.base import check_severity
-        from generators.registry import check_fault, get_machine
+        from generators.base import check_fault, check_severity
+        from generators.registry import get_machine
 
         if not self.name or not isinstance(self.name, str):
             raise FaultsynthError("experiment name must be a non-empty string")
