@@ -55,19 +55,30 @@ static int run_clip(const char *path)
     return 0;
 }
 
+/* Open IN for reading and OUT for writing; on failure close what was opened and report. */
+static int open_pair(const char *in, const char *out, FILE **f, FILE **g)
+{
+    *f = fopen(in, "rb");
+    if (*f == NULL) {
+        return fail("cannot open", in);
+    }
+    *g = fopen(out, "wb");
+    if (*g == NULL) {
+        fclose(*f);
+        return fail("cannot write", out);
+    }
+    return 0;
+}
+
 static int run_logmel(const char *in, const char *out)
 {
     float x[FS_N_FFT];
     float mel[FS_N_MELS];
-    FILE *f = fopen(in, "rb");
+    FILE *f;
     FILE *g;
-    if (f == NULL) {
-        return fail("cannot open", in);
-    }
-    g = fopen(out, "wb");
-    if (g == NULL) {
-        fclose(f);
-        return fail("cannot write", out);
+    int status = open_pair(in, out, &f, &g);
+    if (status != 0) {
+        return status;
     }
     /* center=False framing: frame t = samples [t*hop, t*hop + n_fft). */
     if (fread(x, sizeof(float), FS_N_FFT, f) == FS_N_FFT) {
@@ -88,15 +99,11 @@ static int run_logmel(const char *in, const char *out)
 static int run_infer(const char *in, const char *out)
 {
     int8_t q[FS_DIM];
-    FILE *f = fopen(in, "rb");
+    FILE *f;
     FILE *g;
-    if (f == NULL) {
-        return fail("cannot open", in);
-    }
-    g = fopen(out, "wb");
-    if (g == NULL) {
-        fclose(f);
-        return fail("cannot write", out);
+    int status = open_pair(in, out, &f, &g);
+    if (status != 0) {
+        return status;
     }
     while (fread(q, 1, FS_DIM, f) == FS_DIM) {
 #if FS_DETECTOR_AUTOENCODER
