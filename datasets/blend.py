@@ -51,7 +51,6 @@ for any number of workers.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import multiprocessing
@@ -65,12 +64,15 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from datasets.atomic import atomic_path, write_text_atomic
+from datasets.atomic import write_text_atomic
 from datasets.audio import Channel, load_audio
 from datasets.manifest import EVENTS_NAME, write_events, write_manifest
 from datasets.records import ClipRecord
 from datasets.synth import DATASET_JSON, VERSION, clip_seed
+from datasets.wav import write_wav
 from errors import FaultsynthError
+from generators.base import jsonable
+from generators.noise import rms
 
 FAULT_SCALES = ("machine", "absolute")
 
@@ -133,18 +135,10 @@ def _validate_sources(records: Sequence[ClipRecord], *, channel: Channel, sample
 
 
 def _write_clip(root: Path, rel_path: str, signal: np.ndarray, rate: int) -> str:
-    """Write a mono float32 WAV atomically; return its sha256.
-
-    scipy.io.wavfile writes no PEAK chunk: libsndfile's float WAVs carry a
-    time stamp there, which would make identical runs differ in bytes.
-    """
-    from scipy.io import wavfile
-
+    """Write a mono float32 WAV atomically (deterministic bytes); return its sha256."""
     if not np.all(np.isfinite(signal)):
         raise FaultsynthError(f"{rel_path}: non-finite samples after blending (a bug: please report)")
-    with atomic_path(root / rel_path) as tmp:
-        wavfile.write(tmp, int(rate), np.ascontiguousarray(signal, dtype=np.float32))
-        return hashlib.sha256(tmp.read_bytes()).hexdigest()
+    return write_wav(root / rel_path, signal, rate, subtype="FLOAT")
 
 
 def _clip_path(machine: str, split: str, label: str, machine_id: str, counters: dict) -> str:
@@ -203,22 +197,6 @@ def _produce(out: Path, jobs: list, function: Callable, workers: int, meta: dict
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
 
 
 # ---- inject ------------------------------------------------------------------------------------
@@ -287,9 +265,9 @@ def inject_clip(segment: np.ndarray, *, machine: str, fault: str, severity: floa
     component = np.asarray(parts.fault, dtype=np.float64)
     if component.shape != segment.shape:
         raise FaultsynthError(f"{machine}: rendered {component.size} samples for a {segment.size}-sample segment")
-    segment_rms = _rms(segment)
+    segment_rms = rms(segment)
     if fault_scale == "machine":
-        machine_rms = _rms(parts.machine)
+        machine_rms = rms(parts.machine)
         if machine_rms == 0 or segment_rms == 0:
             raise FaultsynthError(f"{machine}: cannot scale the fault to the recording: silent "
                                   f"{'segment' if segment_rms == 0 else 'machine rendering'}")
@@ -297,14 +275,14 @@ def inject_clip(segment: np.ndarray, *, machine: str, fault: str, severity: floa
     else:
         gain = 1.0
     scaled = gain * component
-    fault_rms = _rms(scaled)
+    fault_rms = rms(scaled)
     params.update(fault_scale=fault_scale, inject_gain=gain, segment_rms=segment_rms, fault_rms=fault_rms,
                   fault_to_signal_db=(20 * math.log10(fault_rms / segment_rms)
                                       if fault_rms > 0 and segment_rms > 0 else None))
     # the generator's background noise and sensor are not used: the recording brings its own
     for key in ("snr_db", "noise_color", "sensor"):
         params.pop(key, None)
-    return InjectResult(signal=segment + scaled, fault=scaled, params=_jsonable(params),
+    return InjectResult(signal=segment + scaled, fault=scaled, params=jsonable(params),
                         events=list(parts.events))
 
 
@@ -361,7 +339,7 @@ class InjectConfig:
 
     def to_dict(self) -> dict:
         """JSON-serialisable form (recorded in dataset.json)."""
-        return _jsonable({"machine": self.machine, "faults": list(self.faults),
+        return jsonable({"machine": self.machine, "faults": list(self.faults),
                           "severities": list(self.severities), "count": self.count,
                           "duration_s": self.duration_s, "seed": self.seed, "fixed": dict(sorted(self.fixed.items())),
                           "channel": self.channel, "sample_rate": self.sample_rate,
@@ -439,7 +417,7 @@ def _inject_one(item: tuple[str, _InjectJob]) -> tuple[dict, list]:
     digest = _write_clip(Path(root), job.path, signal, rate)
     record = ClipRecord(path=job.path, split=job.split, machine=config.machine, machine_id=config.machine_id,
                         label=job.label, fault=job.fault, severity=float(job.severity), source=origin, seed=seed,
-                        sample_rate=rate, duration_s=n_seg / rate, channels=1, params=_jsonable(params),
+                        sample_rate=rate, duration_s=n_seg / rate, channels=1, params=jsonable(params),
                         sha256=digest)
     return record.manifest_row(), events
 
@@ -528,7 +506,7 @@ def _mix_one(item: tuple[str, _MixJob]) -> tuple[dict, list]:
     source = usable[int(rng.integers(len(usable)))]
     start = int(rng.integers(source.n_samples - x.size + 1))
     segment = _samples(source.record, job.noise_channel, clip.sample_rate)[start: start + x.size].astype(np.float64)
-    if _rms(segment) == 0:
+    if rms(segment) == 0:
         raise FaultsynthError(f"{source.record.file}: silent at {start / clip.sample_rate:.3f} s: "
                               "expected a noise recording with sound in every segment")
     noise = scale_to_snr(x, segment, job.snr_db)
@@ -540,11 +518,11 @@ def _mix_one(item: tuple[str, _MixJob]) -> tuple[dict, list]:
                   noise_path=str(source.record.file), noise_clip=source.record.path,
                   noise_segment_start_s=start / clip.sample_rate,
                   noise_segment_end_s=(start + x.size) / clip.sample_rate,
-                  noise_gain=_rms(noise) / _rms(segment), synthetic_clip=clip.path,
+                  noise_gain=rms(noise) / rms(segment), synthetic_clip=clip.path,
                   synthetic_root=clip.root, synthetic_seed=clip.seed)
     digest = _write_clip(Path(root), job.path, mixed, clip.sample_rate)
     record = clip.replace(path=job.path, source="mixed", seed=job.seed, channels=1,
-                          duration_s=x.size / clip.sample_rate, params=_jsonable(params), sha256=digest, root="")
+                          duration_s=x.size / clip.sample_rate, params=jsonable(params), sha256=digest, root="")
     return record.manifest_row(), []
 
 
@@ -673,7 +651,7 @@ def _copy_one(item: tuple[str, tuple]) -> tuple[dict, list]:
                   origin_machine=record.machine, origin_machine_id=record.machine_id,
                   origin_split=record.split, channel=channel)
     new = record.replace(path=path, split="train", machine=machine, machine_id=machine_id, sample_rate=rate,
-                         duration_s=x.size / rate, channels=1, params=_jsonable(params), sha256=digest, root="")
+                         duration_s=x.size / rate, channels=1, params=jsonable(params), sha256=digest, root="")
     return new.manifest_row(), []
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, Mapping
 
 import numpy as np
 
 from errors import FaultsynthError
-from generators.base import Fixed, Machine, Rendered, check_fault, check_severity, draw
+from generators.base import Fixed, Machine, Rendered, check_fault, check_severity, draw, jsonable
 from generators.noise import NOISE_COLORS, colored_noise, scale_to_snr
 
 #: Machine name -> "module:attribute" of its generator instance (imported on first use).
@@ -114,16 +113,5 @@ def render_clip(machine_name: str, *, fault: str, severity: float, duration_s: f
     signal = apply_sensor(params["sensor"], clean, sample_rate=int(sample_rate),
                           rng=np.random.default_rng(sensor_seq), params=params)
     return Rendered(signal=signal, machine=parts.machine, fault=parts.fault, noise=noise,
-                    params=_jsonable(params), events=list(parts.events))
+                    params=jsonable(params), events=list(parts.events))
 
-
-def _jsonable(params: Mapping[str, Any]) -> dict:
-    """Parameters with numpy scalars and arrays turned into plain Python values."""
-    out = {}
-    for key, value in params.items():
-        if isinstance(value, np.ndarray):
-            value = value.tolist()
-        elif isinstance(value, np.generic):
-            value = value.item()
-        out[key] = value
-    return out

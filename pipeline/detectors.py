@@ -25,6 +25,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
 
 from errors import FaultsynthError
+from generators.base import jsonable
 
 #: How vector scores become a clip score (see :func:`aggregate_scores`).
 AGGREGATES = ("mean", "median", "min", "low_mean")
@@ -400,14 +401,6 @@ def make_detector(name: str, **params: Any) -> _Detector:
     return cls.tinyml(**params) if tinyml else cls(**params)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def save_detector(detector: _Detector, directory: str | Path) -> Path:
     """Write a fitted detector to ``directory`` (created): detector.json, arrays.npz[, model.keras].
 
@@ -420,7 +413,7 @@ def save_detector(detector: _Detector, directory: str | Path) -> Path:
         raise FaultsynthError(f"save_detector needs a fitted faultsynth detector, got {type(detector).__name__}")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    params = {k: _jsonable(v) for k, v in detector.get_params().items()}
+    params = {k: jsonable(v) for k, v in detector.get_params().items()}
     meta = {"format": 1, "name": detector.name, "params": params, "offset_": float(detector.offset_),
             "n_features_in_": int(detector.n_features_in_)}
     np.savez(directory / "arrays.npz", **{k: np.asarray(getattr(detector, k)) for k in detector._array_attributes})

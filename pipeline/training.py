@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from datasets.atomic import write_text_atomic
+from datasets.loaders import sha256_file
 from datasets.records import ClipRecord
 from errors import FaultsynthError
 
@@ -118,19 +119,10 @@ def canonical_hash(obj: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def tree_hashes(folder: Path) -> dict[str, str]:
     """Relative POSIX path -> sha256 of every file under ``folder`` (sorted)."""
     folder = Path(folder)
-    return {p.relative_to(folder).as_posix(): file_sha256(p)
+    return {p.relative_to(folder).as_posix(): sha256_file(p)
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
@@ -574,7 +566,7 @@ def train_bundle(config: TrainConfig, *, records: Sequence[ClipRecord], out_dir:
         "train_config": config.to_dict(),
         "created_with": f"faultsynth {faultsynth_version()}",
         "detector_files": tree_hashes(detector_dir),
-        "representative_sha256": file_sha256(out_dir / REPRESENTATIVE_NAME),
+        "representative_sha256": sha256_file(out_dir / REPRESENTATIVE_NAME),
     }
     meta["fingerprint"] = _bundle_fingerprint(meta)
     write_text_atomic(out_dir / BUNDLE_NAME, json.dumps(meta, indent=2, sort_keys=True) + "\n")
