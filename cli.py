@@ -29,6 +29,7 @@ COMMANDS = {
     "train": "pipeline.commands:train",
     "evaluate": "pipeline.commands:evaluate",
     "experiment": "pipeline.commands:experiment",
+    "tune": "pipeline.tune_command:tune",
     "export": "pipeline.device_commands:export",
     "firmware": "pipeline.device_commands:firmware",
 }

@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datasets.loaders import load_records  # noqa: E402
 from datasets.synth import SynthConfig, synthesize  # noqa: E402
-from pipeline.training import TrainConfig, clip_features, train_bundle  # noqa: E402
+from pipeline.clip_features import clip_features  # noqa: E402
+from pipeline.training import TrainConfig, train_bundle  # noqa: E402
 
 DETECTORS = {"kmeans": {"n_clusters": 16}, "gaussian": {}, "autoencoder": {"tinyml": True}}
 

@@ -27,7 +27,7 @@ def _make_export(tmp: Path) -> Path:
 
     data = PROJECT.parent / "shared" / "data" / "dcase2023" / "dev_data" / "raw"
     config = TrainConfig(detector="autoencoder", features="tinyml", seed=0, target_fpr=0.1,
-                         validation_fraction=0.25, detector_params={"tinyml": True, "epochs": 10})
+                         detector_params={"tinyml": True, "epochs": 10})
     train(config, data=data, out_dir=tmp / "model")
     export_bundle(model_dir=tmp / "model", out_dir=tmp / "export")
     return tmp / "export"

@@ -36,11 +36,11 @@ def train(
     model: Annotated[str, typer.Option("--model", help="Detector: kmeans, autoencoder or gaussian.")],
     out: Annotated[Path, typer.Option("--out", help="MODEL_DIR to write the bundle into.")],
     features: Annotated[str, typer.Option(help="Feature preset (dcase, tinyml, fan_lowband, vibration) or a FeatureConfig .json.")] = "dcase",
-    seed: Annotated[int, typer.Option(help="Seed of the split, clip choice and detector.")] = 0,
-    target_fpr: Annotated[float, typer.Option(help="False-positive rate on normal validation clips "
-                                                   "that sets the threshold.")] = 0.01,
-    validation_fraction: Annotated[float, typer.Option(help="Share of normal training clips held out "
-                                                            "for the threshold.")] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed of the folds, clip choice and detector.")] = 0,
+    target_fpr: Annotated[float, typer.Option(help="False-positive rate on fresh normal clips the "
+                                                   "threshold is set for.")] = 0.01,
+    folds: Annotated[int, typer.Option(help="Folds of the out-of-fold scores that calibrate the "
+                                            "threshold.")] = 5,
     layout: Annotated[str, typer.Option(help="Dataset layout (auto, faultsynth, dcase2020, mimii, ...).")] = "auto",
     machine: Annotated[Optional[str], typer.Option(help="Use only this machine type's clips.")] = None,
     train_ids: Annotated[Optional[str], typer.Option(help="Comma list of machine ids to train on, "
@@ -57,7 +57,8 @@ def train(
 
     Uses the normal clips of the training split; a dataset with no training split
     (MIMII, CWRU, plain WAV folders) trains on its normal clips, chosen with
-    --train-count / --train-ids, and `evaluate` skips the clips used here.
+    --train-count / --train-ids, and `evaluate` skips the clips used here. The
+    threshold is calibrated on out-of-fold scores of every training clip.
     """
     from pipeline.training import TrainConfig, train as run_train
 
@@ -71,7 +72,7 @@ def train(
             raise FaultsynthError("--tinyml applies to --model autoencoder only")
         params["tinyml"] = True
     config = TrainConfig(detector=model, features=features, seed=seed, target_fpr=target_fpr,
-                         validation_fraction=validation_fraction, detector_params=params, machine=machine,
+                         folds=folds, detector_params=params, machine=machine,
                          train_ids=_ids(train_ids), train_count=train_count, layout=layout)
     if quiet:
         bundle = run_train(config, data=data, out_dir=out)
@@ -79,10 +80,12 @@ def train(
         with _progress() as bar:
             bundle = run_train(config, data=data, out_dir=out, progress=bar)
     summary = bundle.meta["train_summary"]
-    validation = bundle.meta["validation"]
-    typer.echo(f"trained {model} on {summary['clips']} clips + {summary['validation_clips']} validation clips "
-               f"({summary['vectors']} vectors; sources {summary['sources']}); threshold {bundle.threshold:.6g} at target FPR {target_fpr:g} "
-               f"(validation FPR {validation['fpr_at_threshold']:.3f} on {validation['clips']} clips) -> {out}")
+    cal = bundle.calibration
+    typer.echo(f"trained {model} on {summary['clips']} clips ({summary['vectors']} vectors; sources "
+               f"{summary['sources']}) -> {out}")
+    typer.echo(f"threshold {bundle.threshold:.6g} for FPR {target_fpr:g} ({cal['method']}, out-of-fold scores of "
+               f"{cal['normal_clips']} clips, {cal['false_positives']} above): true FPR within "
+               f"[{cal['fpr_ci'][0]:.3f}, {cal['fpr_ci'][1]:.3f}] ({cal['confidence']:.0%} Clopper-Pearson)")
 
 
 def evaluate(
@@ -91,21 +94,33 @@ def evaluate(
     out: Annotated[Path, typer.Option("--out", help="REPORT_DIR for metrics.json, plots and report.md.")],
     layout: Annotated[str, typer.Option(help="Dataset layout (auto, faultsynth, dcase2020, mimii, ...).")] = "auto",
     machine: Annotated[Optional[str], typer.Option(help="Use only this machine type's clips.")] = None,
+    include_leaky: Annotated[bool, typer.Option("--include-leaky", help="Keep test clips cut from the "
+                                                "recordings the model trained on with overlapping segments "
+                                                "(excluded by default; flagged in metrics.json).")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Evaluate a model: AUC, pAUC, per machine id, anomaly-type coverage, plots and report.md."""
     from pipeline.evaluate import evaluate as run_evaluate
+    from pipeline.reports import fpr_text
 
     if quiet:
-        evaluation = run_evaluate(model_dir=model, data=data, out_dir=out, layout=layout, machine=machine)
+        evaluation = run_evaluate(model_dir=model, data=data, out_dir=out, layout=layout, machine=machine,
+                                  include_leaky=include_leaky)
     else:
         with _progress() as bar:
             evaluation = run_evaluate(model_dir=model, data=data, out_dir=out, layout=layout, machine=machine,
-                                      progress=bar)
+                                      include_leaky=include_leaky, progress=bar)
     m = evaluation.metrics
     typer.echo(f"AUC {m['auc']:.3f}  pAUC {m['pauc']:.3f}  on {m['normal_clips']} normal + "
-               f"{m['anomaly_clips']} anomaly clips; FPR {m['at_threshold']['false_positive_rate']:.3f} "
-               f"TPR {m['at_threshold']['true_positive_rate']:.3f} at the threshold -> {out / 'report.md'}")
+               f"{m['anomaly_clips']} anomaly clips; at the threshold FPR {fpr_text(m['coverage'])} "
+               f"(target {m['target_fpr']:g}) TPR {m['at_threshold']['true_positive_rate']:.3f} "
+               f"-> {out / 'report.md'}")
+    if m.get("excluded_overlapping_clips"):
+        typer.echo(f"  excluded {m['excluded_overlapping_clips']} test clips cut from the recordings the model "
+                   "trained on (overlapping segments); --include-leaky keeps them")
+    if m.get("leaky_clips_included"):
+        typer.echo(f"  warning: kept {m['leaky_clips_included']} test clips that overlap the training recordings "
+                   "(--include-leaky): results may be optimistic")
     for fault, info in m["coverage"]["faults"].items():
         mds = info["min_detectable_severity"]
         typer.echo(f"  {fault}: minimum detectable severity {'none' if mds is None else f'{mds:g}'}")
@@ -133,23 +148,37 @@ def experiment(
 
 
 def _print_coverage(metrics: dict) -> None:
-    """Coverage table on the terminal: per fault and severity, detection rate (AUC) of each detector."""
+    """Coverage table on the terminal: per fault and severity, detection rate (AUC) of each detector.
+
+    The first row gives each detector's false-positive rate with its 95 %
+    interval; a ✓ marks detected cells (rate significantly above that FPR).
+    """
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="coverage: detection rate at the threshold (AUC)", title_justify="left")
+    from pipeline.reports import false_positive_summary, fpr_text
+
+    table = Table(title="coverage: detection rate at the threshold (AUC); false-positive rate (FPR) with its 95 % "
+                        "CI; ✓ = significantly above the FPR", title_justify="left")
     table.add_column("fault")
     table.add_column("severity", justify="right")
     for name in metrics:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", no_wrap=True)
+    n_normal = {name: false_positive_summary(m["coverage"])[1] for name, m in metrics.items()}
+    same_n = len(set(n_normal.values())) == 1
+    table.add_row("normal", f"{next(iter(n_normal.values()))} clips" if same_n else "",
+                  *(f"FPR {fpr_text(m['coverage'], digits=2)}" + ("" if same_n else f" on {n_normal[name]}")
+                    for name, m in metrics.items()), end_section=True)
     first = next(iter(metrics.values()))
     for fault, info in first["coverage"]["faults"].items():
         for i, level in enumerate(info["levels"]):
             cells = []
             for m in metrics.values():
                 cell = m["coverage"]["faults"][fault]["levels"][i]
-                cells.append(f"{cell['detection_rate']:.2f} ({cell['auc']:.2f})")
-            table.add_row(fault if i == 0 else "", f"{level['severity']:g}", *cells)
+                mark = " ✓" if cell.get("detected") else "  "
+                cells.append(f"{cell['detection_rate']:.2f} ({cell['auc']:.2f}){mark}")
+            severity = "?" if level["severity"] is None else f"{level['severity']:g}"
+            table.add_row(fault if i == 0 else "", severity, *cells)
         minimum = [m["coverage"]["faults"][fault]["min_detectable_severity"] for m in metrics.values()]
         table.add_row("", "min. detectable", *("none" if v is None else f"{v:g}" for v in minimum),
                       end_section=True)

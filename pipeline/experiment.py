@@ -16,6 +16,7 @@ never reused after its configuration changed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -26,6 +27,7 @@ from typing import Any, Mapping
 
 from datasets.atomic import write_text_atomic
 from errors import FaultsynthError
+from pipeline.features import FeatureConfig
 from pipeline.training import DETECTORS, TrainConfig, canonical_hash, tree_hashes
 
 SOURCES = ("synthetic", "real")
@@ -36,9 +38,9 @@ _TOP_KEYS = {"name", "seed", "data", "faults", "features", "training", "detector
 _DATA_KEYS = {"source", "machine", "machine_id", "count", "duration_s", "sample_rate", "fixed",
               "path", "layout", "channel", "fault_scale"}
 _FAULT_KEYS = {"types", "severities"}
-_FEATURE_KEYS = {"preset", "kind", "n_fft", "hop_length", "n_mels", "n_frames", "fmin_hz", "fmax_hz", "center",
-                 "channel", "power", "n_envelope_bands", "envelope_fmax_hz"}
-_TRAINING_KEYS = {"target_fpr", "validation_fraction"}
+#: [features]: a preset and any FeatureConfig field but the sample rate (the data's).
+_FEATURE_KEYS = {f.name for f in dataclasses.fields(FeatureConfig)} - {"sample_rate"} | {"preset"}
+_TRAINING_KEYS = {"target_fpr", "folds"}
 
 
 @dataclass(frozen=True)
@@ -76,11 +78,13 @@ class ExperimentSpec:
         How injected faults are scaled (see datasets.blend): relative to the
         real clip as the generator's fault to its machine, or in the generator's units.
     features : str
-        Feature preset (see pipeline.training.resolve_feature_config).
+        Feature preset (see pipeline.clip_features.resolve_feature_config).
     feature_overrides : dict
         FeatureConfig fields replacing the preset's (e.g. ``kind = "vibration"``).
-    target_fpr, validation_fraction : float
+    target_fpr : float
         As pipeline.training.TrainConfig.
+    folds : int
+        Folds of the out-of-fold threshold calibration (pipeline.training.TrainConfig).
     detectors : dict
         Detector name -> its parameters (``make_detector`` keywords), run in this order.
     """
@@ -103,7 +107,7 @@ class ExperimentSpec:
     features: str = "dcase"
     feature_overrides: Mapping[str, Any] = field(default_factory=dict)
     target_fpr: float = 0.01
-    validation_fraction: float = 0.2
+    folds: int = 5
     detectors: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: {"kmeans": {}, "autoencoder": {}})
 
@@ -150,7 +154,7 @@ class ExperimentSpec:
         if self.source == "real":
             self.inject_config()  # validates channel, fault_scale and the rest as datasets.blend sees them
         if self.source == "synthetic":
-            from pipeline.training import resolve_feature_config
+            from pipeline.clip_features import resolve_feature_config
 
             resolve_feature_config(self.features, sample_rate=self.sample_rate or machine.default_sample_rate,
                                    overrides=self.feature_overrides)
@@ -174,7 +178,7 @@ class ExperimentSpec:
     def train_config(self, detector: str) -> TrainConfig:
         """Training configuration of one detector."""
         return TrainConfig(detector=detector, features=self.features, seed=self.seed,
-                           target_fpr=self.target_fpr, validation_fraction=self.validation_fraction,
+                           target_fpr=self.target_fpr, folds=self.folds,
                            detector_params=dict(self.detectors[detector]),
                            feature_overrides=dict(self.feature_overrides))
 
@@ -364,7 +368,7 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, workers: int = 
 
     from datasets.loaders import load_records
     from pipeline import reports
-    from pipeline.evaluate import evaluate_bundle, evaluation_records, write_evaluation
+    from pipeline.evaluate import evaluate_bundle, select_evaluation, write_evaluation
     from pipeline.training import load_bundle, train_bundle
 
     out = Path(out_dir)
@@ -423,9 +427,10 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, workers: int = 
                 results[detector] = json.loads((eval_dir / "metrics.json").read_text(encoding="utf-8"))
             else:
                 stages.start(f"eval/{detector}", eval_dir)
-                chosen, excluded = evaluation_records(records, train_files=bundle.train_files)
-                task = bar.add_task(f"scoring ({detector})", total=len(chosen))
-                evaluation = evaluate_bundle(bundle, chosen, excluded=excluded,
+                selection = select_evaluation(records, train_files=bundle.train_files,
+                                              train_spans=bundle.train_spans)
+                task = bar.add_task(f"scoring ({detector})", total=len(selection.records))
+                evaluation = evaluate_bundle(bundle, selection.records, selection=selection,
                                              advance=lambda: bar.advance(task), cache=cache)
                 evaluation.metrics["data"] = str(data_dir.resolve())
                 write_evaluation(evaluation, eval_dir, title=f"{detector}, experiment {spec.name}")

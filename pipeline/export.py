@@ -670,8 +670,8 @@ def build_scorer(detector, representative: np.ndarray, *, threshold: float,
 def _evaluation(bundle, data: str | Path | None) -> tuple[list, list[np.ndarray], np.ndarray]:
     """Test-split records, their raw feature vectors and labels (1 = anomaly)."""
     from datasets.loaders import load_records
-    from pipeline.evaluate import evaluation_records
-    from pipeline.training import clip_features
+    from pipeline.evaluate import select_evaluation
+    from pipeline.clip_features import clip_features
 
     if data is None:
         data = bundle.meta.get("train_summary", {}).get("data") or None
@@ -681,7 +681,7 @@ def _evaluation(bundle, data: str | Path | None) -> tuple[list, list[np.ndarray]
     machines = {m.split("/")[0] for m in bundle.meta.get("train_summary", {}).get("machines", [])}
     if machines:
         records = [r for r in records if r.machine in machines] or records
-    chosen, _ = evaluation_records(records, train_files=bundle.train_files)
+    chosen = select_evaluation(records, train_files=bundle.train_files, train_spans=bundle.train_spans).records
     if not chosen:
         raise FaultsynthError(f"{data}: no evaluation clips")
     feats = clip_features(chosen, bundle.feature_config)
@@ -739,6 +739,11 @@ def export_bundle(*, model_dir: str | Path, out_dir: str | Path, data: str | Pat
     from pipeline.training import REPRESENTATIVE_NAME, load_bundle
 
     bundle = load_bundle(model_dir)
+    aggregate = getattr(bundle.detector, "aggregate", "mean")
+    if aggregate != "mean":
+        raise FaultsynthError(f"{model_dir}: the model pools window scores by {aggregate!r}, but the device "
+                              "scorer and the C runtime pool them by the mean: choose a mean-pooled model (tune "
+                              "with --budget lets only device-runnable candidates win)")
     try:
         check_feature_config(bundle.feature_config)
         frontend_problem = None
@@ -809,6 +814,10 @@ def export_bundle(*, model_dir: str | Path, out_dir: str | Path, data: str | Pat
                                              int8_scores > bundle.threshold))),
     }
     info["threshold_int8"] = (scorer.threshold_int if kind == "autoencoder" else scorer.threshold_real)
+    from pipeline.device_cost import detector_spec_of, estimate_cost
+
+    # The same cost model `tune` ranks candidates with; `firmware` measures the real figures.
+    info["device_cost_estimate"] = estimate_cost(bundle.feature_config, detector_spec_of(detector)).to_dict()
     if frontend_problem is None:
         c_files = c_sources.write_c_sources(out_dir / "c", bundle.feature_config, scorer,
                                             model_bytes=int8_bytes)

@@ -25,21 +25,17 @@ bands to 500 Hz) and ``vibration`` (:data:`VIBRATION`).
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 import scipy.fft
 import scipy.sparse
 
 from errors import FaultsynthError
-
-#: Added to mel power before the logarithm (the DCASE 2020 baseline's sys.float_info.epsilon).
-EPS = sys.float_info.epsilon
-
-KINDS = ("log_mel", "vibration")
+from pipeline.framing import EPS, window  # re-exported: c_sources, bench and tests use them from here
+from pipeline.vibration_features import window_dim, window_features
 
 # Samples of the frames processed together (320 frames of 1024): a block's buffers stay in cache.
 _BLOCK_SAMPLES = 320 * 1024
@@ -51,9 +47,10 @@ class FeatureConfig:
 
     Parameters
     ----------
-    kind : {"log_mel", "vibration"}
-        Stacked log-mel frames (sound), or per-window vibration features
-        (see :mod:`pipeline.vibration_features`).
+    kind : {"log_mel", "vibration", "log_mel_stats"}
+        Stacked log-mel frames (sound), per-window vibration features
+        (see :mod:`pipeline.vibration_features`), or one vector per clip of
+        log-mel band statistics over the clip (:func:`clip_statistics`).
     sample_rate : int
         Hz the clips must have (checked by the callers that know the file's rate).
     n_fft : int
@@ -103,6 +100,9 @@ class FeatureConfig:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise FaultsynthError(f"feature kind must be one of {KINDS}, got {self.kind!r}")
+        if self.kind == "log_mel_stats" and self.n_frames != 1:
+            raise FaultsynthError(f"log_mel_stats gives one vector of statistics per clip: n_frames must be 1, "
+                                  f"got {self.n_frames!r}")
         for name, low in (("sample_rate", 1), ("n_fft", 4), ("hop_length", 1), ("n_mels", 1),
                           ("n_frames", 1), ("n_envelope_bands", 1)):
             value = getattr(self, name)
@@ -129,12 +129,8 @@ class FeatureConfig:
 
     @property
     def dim(self) -> int:
-        """Length of one feature vector."""
-        if self.kind == "log_mel":
-            return self.n_mels * self.n_frames
-        from pipeline.vibration_features import window_dim
-
-        return window_dim(self) * self.n_frames
+        """Length of one feature vector: values per frame (window) times ``n_frames``."""
+        return _EXTRACTORS[self.kind].frame_dim(self) * self.n_frames
 
     def n_spectral_frames(self, n_samples: int) -> int:
         """Frames (windows) a clip of ``n_samples`` gives; 0 if it is shorter than one frame."""
@@ -144,6 +140,8 @@ class FeatureConfig:
 
     def n_vectors(self, n_samples: int) -> int:
         """Feature vectors a clip of ``n_samples`` gives (0 if too short)."""
+        if self.kind == "log_mel_stats":
+            return min(1, self.n_spectral_frames(n_samples))
         return max(0, self.n_spectral_frames(n_samples) - self.n_frames + 1)
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,47 +158,6 @@ class FeatureConfig:
         if unknown:
             raise FaultsynthError(f"unknown feature config keys {unknown}; expected some of {sorted(known)}")
         return cls(**dict(d))
-
-
-#: The DCASE 2020 Task 2 baseline front end: 128 mels x 5 frames = 640 values.
-DCASE_BASELINE = FeatureConfig(kind="log_mel", sample_rate=16000, n_fft=1024, hop_length=512, n_mels=128,
-                               n_frames=5, center=True, channel=0)
-
-#: A Cortex-M4-sized front end at 16 kHz: 32 mels x 4 frames = 128 values, no padding (streaming).
-TINYML = FeatureConfig(kind="log_mel", sample_rate=16000, n_fft=1024, hop_length=512, n_mels=32,
-                       n_frames=4, center=False, channel=0)
-
-#: Fan front end: 16 mel bands from 0 to 500 Hz (rotation frequency and its first harmonics, where
-#: unbalance and clogging show), channel 0, one frame per vector, streamable (16 values).
-#: Best of bench/mimii_fan_quality.py on MIMII fan id_00 (see that script for the caveats).
-FAN_LOWBAND = FeatureConfig(kind="log_mel", sample_rate=16000, n_fft=1024, hop_length=512, n_mels=16,
-                            n_frames=1, fmin_hz=0.0, fmax_hz=500.0, center=False, channel=0)
-
-#: Vibration (accelerometer) front end: 16 spectral bands, 16 envelope bands to 1 kHz, RMS, kurtosis,
-#: crest factor per 2048-sample window (0.17 s at 12 kHz), no stacking.
-VIBRATION = FeatureConfig(kind="vibration", sample_rate=12000, n_fft=2048, hop_length=1024, n_mels=16,
-                          n_frames=1, center=False, n_envelope_bands=16, envelope_fmax_hz=1000.0)
-
-#: Preset name -> config (``train --features NAME``).
-PRESETS = {"dcase": DCASE_BASELINE, "tinyml": TINYML, "fan_lowband": FAN_LOWBAND, "vibration": VIBRATION}
-
-
-def window(n_fft: int) -> np.ndarray:
-    """The analysis window: periodic Hann, ``0.5 - 0.5 cos(2 pi n / n_fft)``.
-
-    Returns
-    -------
-    ndarray, shape (n_fft,), float32
-    """
-    return _window64(int(n_fft)).astype(np.float32)
-
-
-@lru_cache(maxsize=32)
-def _window64(n_fft: int) -> np.ndarray:
-    n = np.arange(n_fft)
-    w = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / n_fft)
-    w.setflags(write=False)
-    return w
 
 
 def hz_to_mel(f_hz: np.ndarray | float) -> np.ndarray:
@@ -266,14 +223,6 @@ def _sparse_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin_hz: float
     used = np.flatnonzero(fb.any(axis=0))
     lo, hi = (int(used[0]), int(used[-1]) + 1) if used.size else (0, 1)
     return scipy.sparse.csr_matrix(fb[:, lo:hi]), lo, hi
-
-
-def _frames(Y: np.ndarray, n_fft: int, hop_length: int, center: bool) -> np.ndarray:
-    """Strided view (n_clips, n_frames, n_fft) of float32 clips (no copy unless padding)."""
-    if center:
-        pad = n_fft // 2
-        Y = np.pad(Y, ((0, 0), (pad, pad)))
-    return np.lib.stride_tricks.sliding_window_view(Y, n_fft, axis=-1)[:, ::hop_length]
 
 
 def log_mel_batch(Y: np.ndarray, sample_rate: int, *, n_fft: int = 1024, hop_length: int = 512,
@@ -399,6 +348,109 @@ def stack_frames(S: np.ndarray, n_frames: int) -> np.ndarray:
     return view.copy()
 
 
+#: Clip statistics of each band (kind ``log_mel_stats``), in vector order: percentiles, then spread.
+CLIP_PERCENTILES = (10.0, 50.0, 90.0)
+
+
+def clip_statistics(S: np.ndarray) -> np.ndarray:
+    """Per-band statistics of log-mel spectrograms over their frames.
+
+    Parameters
+    ----------
+    S : ndarray, shape (n_clips, n_mels, n_frames)
+        dB.
+
+    Returns
+    -------
+    ndarray, shape (n_clips, 1, 4 * n_mels), float32
+        For each clip one vector: the 10th, 50th and 90th percentile of every
+        band, then every band's standard deviation (dB). A band that loses a
+        tone or a click moves its percentiles down, one that gains moves them
+        up: a two-sided detector sees both.
+    """
+    S = np.asarray(S, dtype=np.float64)
+    pct = np.percentile(S, CLIP_PERCENTILES, axis=2)  # (3, n_clips, n_mels)
+    stats = np.concatenate([pct[0], pct[1], pct[2], S.std(axis=2)], axis=1)
+    return stats[:, None, :].astype(np.float32)
+
+
+def vectors_from_log_mel(config: FeatureConfig, S: np.ndarray) -> np.ndarray:
+    """Feature vectors from log-mel spectrograms computed with ``config``'s mel stage.
+
+    Parameters
+    ----------
+    config : FeatureConfig
+        ``kind`` ``"log_mel"`` (frames stacked by ``n_frames``) or ``"log_mel_stats"``.
+    S : ndarray, shape (n_clips, n_mels, n_frames)
+        :func:`log_mel_batch` output.
+
+    Returns
+    -------
+    ndarray, shape (n_clips, n_vectors, config.dim), float32
+    """
+    if config.kind == "log_mel_stats":
+        return clip_statistics(S)
+    if config.kind != "log_mel":
+        raise FaultsynthError(f"vectors_from_log_mel needs a log-mel feature kind, got {config.kind!r}")
+    return np.stack([stack_frames(s, config.n_frames) for s in S])
+
+
+def _log_mel_vectors(config: FeatureConfig, Y: np.ndarray) -> np.ndarray:
+    """Checked mono clips (n_clips, n_samples) -> log-mel vectors (n_clips, n_vectors, dim) float32."""
+    S = log_mel_batch(Y, config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length,
+                      n_mels=config.n_mels, fmin_hz=config.fmin_hz, fmax_hz=config.fmax_hz,
+                      center=config.center, power=config.power)
+    return vectors_from_log_mel(config, S)
+
+
+def _vibration_vectors(config: FeatureConfig, Y: np.ndarray) -> np.ndarray:
+    """Checked mono clips (n_clips, n_samples) -> stacked vibration vectors (n_clips, n_vectors, dim) float32."""
+    per_window = [window_features(config, y) for y in Y]  # each (windows, window_dim), float64
+    return np.stack([stack_frames(w.T, config.n_frames) for w in per_window]).astype(np.float32)
+
+
+class _Extractor(NamedTuple):
+    """One feature kind: values per frame (window), and the vectors of checked mono clips."""
+
+    frame_dim: Callable[[FeatureConfig], int]
+    vectors: Callable[[FeatureConfig, np.ndarray], np.ndarray]
+
+
+#: Feature kind -> how it is computed; adding a kind is one entry here.
+_EXTRACTORS: dict[str, _Extractor] = {
+    "log_mel": _Extractor(frame_dim=lambda config: config.n_mels, vectors=_log_mel_vectors),
+    "vibration": _Extractor(frame_dim=window_dim, vectors=_vibration_vectors),
+    "log_mel_stats": _Extractor(frame_dim=lambda config: (len(CLIP_PERCENTILES) + 1) * config.n_mels,
+                                vectors=_log_mel_vectors),
+}
+
+#: Accepted ``FeatureConfig.kind`` values.
+KINDS = tuple(_EXTRACTORS)
+
+
+#: The DCASE 2020 Task 2 baseline front end: 128 mels x 5 frames = 640 values.
+DCASE_BASELINE = FeatureConfig(kind="log_mel", sample_rate=16000, n_fft=1024, hop_length=512, n_mels=128,
+                               n_frames=5, center=True, channel=0)
+
+#: A Cortex-M4-sized front end at 16 kHz: 32 mels x 4 frames = 128 values, no padding (streaming).
+TINYML = FeatureConfig(kind="log_mel", sample_rate=16000, n_fft=1024, hop_length=512, n_mels=32,
+                       n_frames=4, center=False, channel=0)
+
+#: Fan front end: 16 mel bands from 0 to 500 Hz (rotation frequency and its first harmonics, where
+#: unbalance and clogging show), channel 0, one frame per vector, streamable (16 values).
+#: Best of bench/mimii_fan_quality.py on MIMII fan id_00 (see that script for the caveats).
+FAN_LOWBAND = FeatureConfig(kind="log_mel", sample_rate=16000, n_fft=1024, hop_length=512, n_mels=16,
+                            n_frames=1, fmin_hz=0.0, fmax_hz=500.0, center=False, channel=0)
+
+#: Vibration (accelerometer) front end: 16 spectral bands, 16 envelope bands to 1 kHz, RMS, kurtosis,
+#: crest factor per 2048-sample window (0.17 s at 12 kHz), no stacking.
+VIBRATION = FeatureConfig(kind="vibration", sample_rate=12000, n_fft=2048, hop_length=1024, n_mels=16,
+                          n_frames=1, center=False, n_envelope_bands=16, envelope_fmax_hz=1000.0)
+
+#: Preset name -> config (``train --features NAME``).
+PRESETS = {"dcase": DCASE_BASELINE, "tinyml": TINYML, "fan_lowband": FAN_LOWBAND, "vibration": VIBRATION}
+
+
 def select_channel(config: FeatureConfig, y: np.ndarray) -> np.ndarray:
     """The mono signal features are computed from (``config.channel``).
 
@@ -437,6 +489,23 @@ def _check_clips(config: FeatureConfig, X: np.ndarray) -> None:
                               f"(needs at least {max(need, 1)} samples with this feature config)")
 
 
+def check_clip(config: FeatureConfig, y: np.ndarray) -> None:
+    """Raise as :func:`extract` would, without computing features.
+
+    Parameters
+    ----------
+    config : FeatureConfig
+    y : ndarray, shape (n_samples,) or (n_samples, channels)
+
+    Raises
+    ------
+    FaultsynthError
+        If the clip lacks ``config.channel``, has NaN/inf samples in the signal
+        features would be computed from, or is too short for one vector.
+    """
+    _check_clips(config, select_channel(config, y)[None, :])
+
+
 def extract_batch(config: FeatureConfig, Y: np.ndarray) -> np.ndarray:
     """Feature vectors of equal-length clips.
 
@@ -469,15 +538,7 @@ def extract_batch(config: FeatureConfig, Y: np.ndarray) -> np.ndarray:
 def _extract_mono(config: FeatureConfig, Y: np.ndarray) -> np.ndarray:
     """(n_clips, n_samples) mono -> (n_clips, n_vectors, dim) float32."""
     _check_clips(config, Y)
-    if config.kind == "vibration":
-        from pipeline.vibration_features import window_features
-
-        per_window = [window_features(config, y) for y in Y]  # each (windows, d)
-        return np.stack([stack_frames(w.T, config.n_frames) for w in per_window]).astype(np.float32)
-    S = log_mel_batch(Y, config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length,
-                      n_mels=config.n_mels, fmin_hz=config.fmin_hz, fmax_hz=config.fmax_hz,
-                      center=config.center, power=config.power)
-    return np.stack([stack_frames(s, config.n_frames) for s in S])
+    return _EXTRACTORS[config.kind].vectors(config, Y)
 
 
 def extract(config: FeatureConfig, y: np.ndarray) -> np.ndarray:

@@ -43,6 +43,34 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def false_positive_summary(cov: Mapping[str, Any]) -> tuple[int, int, float, float, float]:
+    """False positives of a coverage dict: (count, normal clips, rate, CI low, CI high).
+
+    Reads ``false_positives`` / ``false_positive_rate_ci``; for a coverage dict
+    written before they existed (a reused metrics.json) recomputes them from
+    the rate and the number of normal clips.
+    """
+    from pipeline.stats import clopper_pearson
+
+    n = int(cov["normal_clips"])
+    k = int(cov["false_positives"]) if "false_positives" in cov else int(round(cov["false_positive_rate"] * n))
+    lo, hi = cov["false_positive_rate_ci"] if "false_positive_rate_ci" in cov else clopper_pearson(k, n)
+    return k, n, k / n, float(lo), float(hi)
+
+
+def fpr_text(cov: Mapping[str, Any], *, digits: int = 3) -> str:
+    """``"0.033 [0.001, 0.172]"``: false-positive rate of a coverage dict with its confidence interval."""
+    _, _, rate, lo, hi = false_positive_summary(cov)
+    return f"{rate:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def _confidence(cov: Mapping[str, Any]) -> str:
+    """``"95 %"``: the interval's confidence level."""
+    from pipeline.stats import CONFIDENCE
+
+    return f"{100 * cov.get('confidence', CONFIDENCE):g} %"
+
+
 # ---------------------------------------------------------------- plots
 
 def plot_roc(path: Path, labels: np.ndarray, scores: np.ndarray, groups: Mapping[str, np.ndarray], *,
@@ -84,35 +112,55 @@ def plot_roc(path: Path, labels: np.ndarray, scores: np.ndarray, groups: Mapping
 
 
 def _coverage_matrix(cov: Mapping[str, Any], key: str) -> tuple[list[str], list[str], np.ndarray]:
-    """(fault names, severity labels, values (faults x levels), NaN where not tested)."""
+    """(fault names, severity labels, values (faults x levels)); NaN where not tested or ``key`` is absent.
+
+    Booleans (``detected``) become 1.0 / 0.0.
+    """
     faults = list(cov["faults"])
     levels = sorted({lv["severity"] for f in faults for lv in cov["faults"][f]["levels"]},
                     key=lambda s: (s is None, s if s is not None else 0.0))
     matrix = np.full((len(faults), len(levels)), np.nan)
     for i, fault in enumerate(faults):
         for lv in cov["faults"][fault]["levels"]:
-            matrix[i, levels.index(lv["severity"])] = lv[key]
+            if lv.get(key) is not None:
+                matrix[i, levels.index(lv["severity"])] = float(lv[key])
     return faults, ["?" if s is None else f"{s:g}" for s in levels], matrix
 
 
 def draw_coverage(ax, cov: Mapping[str, Any], *, title: str = "") -> Any:
-    """Draw a coverage heat map (detection rate; AUC in brackets) on ``ax``; return the image."""
+    """Draw a coverage heat map on ``ax``; return the image.
+
+    Colour and first number: detection rate at the threshold; AUC in brackets.
+    Cells not detected (detection rate not significantly above the
+    false-positive rate, or AUC at chance) are dimmed and hatched; a red box
+    marks the minimum detectable severity. The title carries the
+    false-positive rate with its confidence interval.
+    """
+    plt = _pyplot()
     faults, levels, rate = _coverage_matrix(cov, "detection_rate")
     _, _, auc = _coverage_matrix(cov, "auc")
+    _, _, detected = _coverage_matrix(cov, "detected")
     image = ax.imshow(np.ma.masked_invalid(rate), vmin=0, vmax=1, cmap="viridis", aspect="auto")
     for i in range(len(faults)):
         for j in range(len(levels)):
             if np.isfinite(rate[i, j]):
                 ax.text(j, i, f"{rate[i, j]:.2f}\n({auc[i, j]:.2f})", ha="center", va="center", fontsize=7,
                         color="white" if rate[i, j] < 0.6 else "black")
+            if detected[i, j] == 0.0:  # not detected: dim and hatch
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="white", alpha=0.45,
+                                           edgecolor="none"))
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="grey",
+                                           lw=0))
         mds = cov["faults"][faults[i]]["min_detectable_severity"]
         if mds is not None and f"{mds:g}" in levels:
             j = levels.index(f"{mds:g}")
-            ax.add_patch(_pyplot().Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=2))
+            ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=2))
     ax.set_xticks(range(len(levels)), levels)
     ax.set_yticks(range(len(faults)), faults)
     ax.set_xlabel("severity")
-    ax.set_title(title or "detection rate at threshold (AUC)", fontsize=10)
+    _, n_normal, _, _, _ = false_positive_summary(cov)
+    ax.set_title(f"{title or 'detection rate at threshold (AUC)'}\nFPR {fpr_text(cov)} on {n_normal} normals "
+                 f"({_confidence(cov)} CI)", fontsize=9)
     return image
 
 
@@ -123,7 +171,7 @@ def plot_coverage(path: Path, cov: Mapping[str, Any], *, title: str = "") -> Pat
     n_l = max(1, len(_coverage_matrix(cov, "auc")[1]))
     fig, ax = plt.subplots(figsize=(1.6 + 0.9 * n_l, 1.4 + 0.55 * n_f))
     image = draw_coverage(ax, cov, title=title)
-    fig.colorbar(image, ax=ax, label="detection rate (red box: min. detectable severity)")
+    fig.colorbar(image, ax=ax, label="detection rate (hatched: not detected;\nred box: min. detectable severity)")
     return _save(fig, path)
 
 
@@ -140,9 +188,10 @@ def plot_coverage_side_by_side(path: Path, coverages: Mapping[str, Mapping[str, 
     image = None
     for ax, name in zip(axes[0], names):
         image = draw_coverage(ax, coverages[name], title=name)
-    fig.colorbar(image, ax=list(axes[0]), label="detection rate at threshold")
+    fig.colorbar(image, ax=list(axes[0]), label="detection rate at threshold\n(hatched: not detected; "
+                 "red box: min. detectable severity)")
     if title:
-        fig.suptitle(title, y=1.04)
+        fig.suptitle(title, y=1.1)  # above the two-line axes titles
     return _save(fig, path)
 
 
@@ -197,14 +246,26 @@ def evaluation_plots(evaluation, out_dir: Path) -> dict[str, Path]:
 # ---------------------------------------------------------------- markdown
 
 def coverage_table(cov: Mapping[str, Any]) -> list[str]:
-    """Markdown table: one row per fault type, detection rate (AUC) per severity level."""
+    """Markdown: the false-positive rate line, then one row per fault type, detection rate (AUC) per level.
+
+    Detected cells (detection rate significantly above the false-positive
+    rate, AUC above chance) carry a ✓.
+    """
+    from pipeline.evaluate import AUC_CHANCE
+    from pipeline.stats import ALPHA
+
     faults, levels, rate = _coverage_matrix(cov, "detection_rate")
     _, _, auc = _coverage_matrix(cov, "auc")
-    lines = ["| fault | " + " | ".join(f"sev {lv}" for lv in levels) + " | min. detectable | min. separable |",
+    _, _, detected = _coverage_matrix(cov, "detected")
+    _, n_normal, _, _, _ = false_positive_summary(cov)
+    lines = [f"False-positive rate on {n_normal} normal clips: {fpr_text(cov)} ({_confidence(cov)} "
+             f"Clopper-Pearson). ✓ = detected: detection rate significantly above it (one-sided Fisher exact "
+             f"test, p < {cov.get('alpha', ALPHA):g}) and AUC > {AUC_CHANCE:g}.", "",
+             "| fault | " + " | ".join(f"sev {lv}" for lv in levels) + " | min. detectable | min. separable |",
              "|---" * (len(levels) + 3) + "|"]
     for i, fault in enumerate(faults):
-        cells = [f"{rate[i, j]:.2f} ({auc[i, j]:.2f})" if np.isfinite(rate[i, j]) else "–"
-                 for j in range(len(levels))]
+        cells = [f"{rate[i, j]:.2f} ({auc[i, j]:.2f})" + (" ✓" if detected[i, j] == 1.0 else "")
+                 if np.isfinite(rate[i, j]) else "–" for j in range(len(levels))]
         info = cov["faults"][fault]
         lines.append(f"| {fault} | " + " | ".join(cells) + f" | {_sev(info['min_detectable_severity'])} | "
                      f"{_sev(info['min_separable_severity'])} |")
@@ -212,17 +273,47 @@ def coverage_table(cov: Mapping[str, Any]) -> list[str]:
 
 
 def _threshold_warnings(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Notes for detectors whose threshold misses its target FPR on the test normals."""
+    """Per detector: the threshold's calibrated promise against the normal test clips."""
     lines = []
     for name, m in results.items():
-        fpr, target = m["at_threshold"]["false_positive_rate"], m["target_fpr"]
-        n_val = m.get("validation_clips")
-        if fpr > 2 * target + 1e-12:
-            lines.append(f"\n> **{name}:** the threshold flags {fpr:.1%} of the normal test clips against a target "
-                         f"of {target:.1%}"
-                         + (f"; it rests on {n_val} normal validation clips (resolving a {target:.1%} rate needs "
-                            f"about {math.ceil(1 / target)})" if n_val else "")
-                         + ". Read detection rates against this false-positive rate, or compare AUCs.")
+        p = m.get("threshold_promise")
+        if not p:
+            continue
+        lo, hi = p["predicted_false_positives"]
+        promise = (f"calibrated for FPR {p['target_fpr']:g} ({p['method']}, out-of-fold scores of "
+                   f"{p['calibration_clips']} normal clips; true FPR within [{p['fpr_ci'][0]:.3f}, "
+                   f"{p['fpr_ci'][1]:.3f}])")
+        seen = f"it flags {p['false_positives']} of {p['normal_clips']} normal test clips (expected {lo}-{hi})"
+        if p["within_prediction"]:
+            lines.append(f"\n> **{name}:** threshold {promise}; {seen}: promise kept.")
+        else:
+            lines.append(f"\n> **{name}: promise not kept.** Threshold {promise}; {seen}. The normal test clips "
+                         "are not like the normal training clips (another machine, operating point or "
+                         "background?): retrain on normal data of the conditions it must work in.")
+        if not p.get("duration_matches", True):
+            lines.append(f"\n> **{name}:** the threshold was calibrated on {p['calibrated_clip_duration_s']:g}-s "
+                         "clips; these clips have another length, so the false-positive promise does not carry "
+                         "over (cut them to the calibrated length).")
+    return lines
+
+
+def _calibration_text(bundle_meta: Mapping[str, Any]) -> str:
+    """e.g. ``gamma tail, 30 out-of-fold clips`` from bundle.json."""
+    cal = bundle_meta.get("calibration") or {}
+    return f"{cal.get('method', '?')}, {cal.get('normal_clips', '?')} out-of-fold clips"
+
+
+def _leakage_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """Bullet lines on test clips cut from the recordings the model trained on (if any)."""
+    lines = []
+    if metrics.get("excluded_overlapping_clips"):
+        lines.append(f"- {metrics['excluded_overlapping_clips']} test clips were cut from the recordings the model "
+                     "trained on (overlapping segments) and were excluded")
+    if metrics.get("leaky_clips_included"):
+        lines.append(f"- **{metrics['leaky_clips_included']} test clips were cut from the recordings the model "
+                     "trained on (overlapping segments) and were kept (`--include-leaky`)**: they share audio "
+                     "with the training data, so these results may be optimistic (list: `leaky_clips` in "
+                     "metrics.json)")
     return lines
 
 
@@ -236,12 +327,14 @@ def write_evaluation_report(metrics: Mapping[str, Any], out_dir: Path, *, plots:
              f"- model: `{metrics.get('model', '')}`", f"- data: `{metrics.get('data', '')}`",
              f"- clips: {metrics['clips']} ({metrics['normal_clips']} normal, {metrics['anomaly_clips']} anomaly; "
              f"sources {metrics.get('sources', {})}); {metrics['excluded_training_clips']} clips skipped because "
-             "the model trained on them", "",
+             "the model trained on them", *_leakage_lines(metrics), "",
              "## Overall", "",
-             f"| AUC | pAUC (FPR ≤ {metrics['pauc_max_fpr']}) | threshold | FPR at threshold | TPR at threshold |",
+             f"| AUC | pAUC (FPR ≤ {metrics['pauc_max_fpr']}) | threshold | FPR at threshold [{_confidence(cov)} CI] "
+             "| TPR at threshold |",
              "|---|---|---|---|---|",
              f"| {metrics['auc']:.3f} | {metrics['pauc']:.3f} | {metrics['threshold']:.4g} | "
-             f"{at['false_positive_rate']:.3f} (target {metrics['target_fpr']:g}) | {at['true_positive_rate']:.3f} |",
+             f"{fpr_text(cov)} on {cov['normal_clips']} normal clips (target {metrics['target_fpr']:g}) | "
+             f"{at['true_positive_rate']:.3f} |",
              *_threshold_warnings({metrics.get("detector", "model"): metrics}),
              "", f"Score convention: {metrics.get('threshold_convention', '')}.", "",
              "## Per machine id", "", "| machine id | normal | anomaly | AUC | pAUC |", "|---|---|---|---|---|"]
@@ -280,7 +373,10 @@ def write_experiment_report(path: Path, *, spec: Mapping[str, Any], results: Map
     reused : sequence of str
         Stages reused from a previous run.
     """
+    from pipeline.stats import CONFIDENCE
+
     names = list(results)
+    conf = f"{100 * CONFIDENCE:g} %"
     lines = [f"# Fault-injection experiment: {spec.get('name', '')}", "",
              f"- machine: {spec.get('machine')} ({spec.get('source')} normal data"
              + (f" from `{spec.get('real_path')}`" if spec.get("real_path") else "") + ")",
@@ -288,14 +384,18 @@ def write_experiment_report(path: Path, *, spec: Mapping[str, Any], results: Map
              f"- clips per class: {spec.get('count')}, {spec.get('duration_s')} s at {spec.get('sample_rate')} Hz; "
              f"features `{spec.get('features')}` {spec.get('feature_overrides') or ''}; target FPR "
              f"{spec.get('target_fpr')}; seed {spec.get('seed')}",
-             "", "## Detectors", "", "| detector | AUC | pAUC | threshold | FPR at threshold (test normals) | "
-             "TPR at threshold | training clips / vectors | validation clips |", "|---|---|---|---|---|---|---|---|"]
+             "", "## Detectors", "",
+             f"FPR: false-positive rate at the threshold on the normal test clips, with its exact {conf} "
+             "(Clopper-Pearson) interval.", "",
+             f"| detector | AUC | pAUC | threshold | FPR [{conf} CI] | normal test clips | "
+             "TPR at threshold | training clips / vectors | threshold set by |", "|---" * 9 + "|"]
     for name in names:
         m, b = results[name], models[name]
         ts = b.get("train_summary", {})
         lines.append(f"| {name} | {m['auc']:.3f} | {m['pauc']:.3f} | {m['threshold']:.4g} | "
-                     f"{m['at_threshold']['false_positive_rate']:.3f} | {m['at_threshold']['true_positive_rate']:.3f}"
-                     f" | {ts.get('clips')} / {ts.get('vectors')} | {ts.get('validation_clips')} |")
+                     f"{fpr_text(m['coverage'])} | {m['coverage']['normal_clips']} | "
+                     f"{m['at_threshold']['true_positive_rate']:.3f}"
+                     f" | {ts.get('clips')} / {ts.get('vectors')} | {_calibration_text(b)} |")
     lines += _threshold_warnings(results)
     lines += ["", "## Minimum detectable severity", "",
               "| fault | " + " | ".join(f"{n} detectable | {n} separable" for n in names) + " |",

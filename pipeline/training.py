@@ -9,8 +9,12 @@ A model bundle is a folder::
 Score convention (one for the whole project): the anomaly score of a clip is
 ``-mean(detector.score_samples(frames))``, so *higher means more anomalous*, and a
 clip is flagged anomalous when its anomaly score is strictly above the threshold.
-The threshold is the smallest value exceeded by at most ``target_fpr`` of the
-held-out normal validation clips.
+The threshold is calibrated (:mod:`pipeline.calibration`) on out-of-fold
+scores of every normal training clip: k-fold, each fold's clips scored by a
+model fitted on the other folds, then the detector is refitted on all clips.
+bundle.json records the calibration: the target false-positive rate, the
+method (empirical quantile or gamma tail), and the Clopper-Pearson interval
+of the false-positive rate behind the threshold.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from datasets.atomic import write_text_atomic
 from datasets.loaders import sha256_file
 from datasets.records import ClipRecord
 from errors import FaultsynthError
+from pipeline.calibration import MIN_CLIPS
+from pipeline.clip_features import clip_features, resolve_feature_config
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 BUNDLE_NAME = "bundle.json"
 DETECTOR_DIR = "detector"
 REPRESENTATIVE_NAME = "representative.npy"
@@ -38,8 +44,6 @@ AGGREGATION = "mean"
 THRESHOLD_CONVENTION = ("anomaly_score = -(aggregate, by default the mean, over the clip's feature vectors of "
                         "detector.score_samples) (higher = more anomalous); a clip is anomalous when "
                         "anomaly_score > threshold")
-#: Feature preset names accepted by --features, mapped to pipeline.features attributes.
-FEATURE_PRESETS = {"dcase": "DCASE_BASELINE", "tinyml": "TINYML"}
 
 
 @dataclass(frozen=True)
@@ -50,14 +54,15 @@ class TrainConfig:
     ----------
     detector : {"kmeans", "autoencoder", "gaussian"}
     features : str
-        Feature preset name (``"dcase"``, ``"tinyml"``) or path of a JSON file
-        holding ``FeatureConfig.to_dict()``.
+        Feature preset name (a key of ``pipeline.features.PRESETS``) or path of a
+        JSON file holding ``FeatureConfig.to_dict()``; see
+        :func:`pipeline.clip_features.resolve_feature_config`.
     seed : int
-        Seeds the train/validation split, clip selection and the detector.
+        Seeds the folds, clip selection and the detector.
     target_fpr : float
-        False-positive rate (0 < fpr < 1) on normal validation clips that sets the threshold.
-    validation_fraction : float
-        Share (0 < f < 1) of the selected normal clips held out for the threshold; at least one clip.
+        False-positive rate (0 < fpr < 1) on fresh normal clips that the threshold is set for.
+    folds : int
+        Folds (>= 2) of the out-of-fold scores the threshold is calibrated on.
     detector_params : mapping
         Extra keyword arguments of ``pipeline.detectors.make_detector`` (e.g. ``epochs``).
     machine : str or None
@@ -76,7 +81,7 @@ class TrainConfig:
     features: str = "dcase"
     seed: int = 0
     target_fpr: float = 0.01
-    validation_fraction: float = 0.2
+    folds: int = 5
     detector_params: Mapping[str, Any] = field(default_factory=dict)
     machine: str | None = None
     train_ids: tuple[str, ...] = ()
@@ -90,11 +95,11 @@ class TrainConfig:
             raise FaultsynthError(f"unknown detector {self.detector!r}: expected one of {', '.join(DETECTORS)}")
         if not (0.0 < float(self.target_fpr) < 1.0):
             raise FaultsynthError(f"target FPR must be within (0, 1), e.g. 0.01, got {self.target_fpr!r}")
-        if not (0.0 < float(self.validation_fraction) < 1.0):
-            raise FaultsynthError(
-                f"validation fraction must be within (0, 1), e.g. 0.2, got {self.validation_fraction!r}")
-        if self.train_count is not None and int(self.train_count) < 2:
-            raise FaultsynthError(f"train count must be at least 2 (training + validation), got {self.train_count}")
+        if isinstance(self.folds, bool) or not isinstance(self.folds, (int, np.integer)) or self.folds < 2:
+            raise FaultsynthError(f"folds must be a whole number >= 2, got {self.folds!r}")
+        if self.train_count is not None and int(self.train_count) < MIN_CLIPS:
+            raise FaultsynthError(f"train count must be at least {MIN_CLIPS} (the threshold is calibrated on "
+                                  f"out-of-fold scores of the training clips), got {self.train_count}")
         if int(self.max_representative) < 1:
             raise FaultsynthError(f"max_representative must be positive, got {self.max_representative}")
         object.__setattr__(self, "train_ids", tuple(self.train_ids))
@@ -106,7 +111,7 @@ class TrainConfig:
     def to_dict(self) -> dict:
         """JSON-serialisable form (also what the config hash covers)."""
         return {"detector": self.detector, "features": self.features, "seed": int(self.seed),
-                "target_fpr": float(self.target_fpr), "validation_fraction": float(self.validation_fraction),
+                "target_fpr": float(self.target_fpr), "folds": int(self.folds),
                 "detector_params": dict(self.detector_params), "machine": self.machine,
                 "train_ids": list(self.train_ids), "train_count": self.train_count, "layout": self.layout,
                 "max_representative": int(self.max_representative),
@@ -143,137 +148,10 @@ def faultsynth_version() -> str:
         return "unknown"
 
 
-# ---------------------------------------------------------------- features
-
-def feature_presets() -> dict:
-    """Preset name -> FeatureConfig: ``pipeline.features.PRESETS`` if it exists, else FEATURE_PRESETS."""
-    from pipeline import features as feat
-
-    presets = getattr(feat, "PRESETS", None)
-    if isinstance(presets, Mapping) and presets:
-        return dict(presets)
-    return {name: getattr(feat, attr) for name, attr in FEATURE_PRESETS.items() if hasattr(feat, attr)}
-
-
-def resolve_feature_config(features: str, *, sample_rate: int, overrides: Mapping[str, Any] | None = None):
-    """The FeatureConfig named by ``features``, adapted to ``sample_rate``.
-
-    Parameters
-    ----------
-    features : str
-        A preset name (see ``FEATURE_PRESETS``) or a path to a JSON file of
-        ``FeatureConfig.to_dict()``.
-    sample_rate : int
-        Hz, of the training data. A preset is re-targeted to it (``fmax_hz``
-        capped at Nyquist); a JSON config must already match it.
-    overrides : mapping, optional
-        FeatureConfig fields replaced after that (e.g. ``{"kind": "vibration", "n_mels": 16}``).
-
-    Returns
-    -------
-    pipeline.features.FeatureConfig
-    """
-    from pipeline import features as feat
-
-    presets = feature_presets()
-    if features in presets:
-        config = presets[features]
-        if int(config.sample_rate) != int(sample_rate):
-            changes: dict[str, Any] = {"sample_rate": int(sample_rate)}
-            fmax = getattr(config, "fmax_hz", None)
-            if fmax is not None and fmax > sample_rate / 2:
-                changes["fmax_hz"] = float(sample_rate) / 2
-            config = replace(config, **changes)
-        return _override(config, overrides)
-    path = Path(features)
-    if path.suffix != ".json" or not path.is_file():
-        raise FaultsynthError(f"unknown features {features!r}: expected one of {', '.join(presets)} "
-                              "or the path of a JSON file holding a FeatureConfig")
-    try:
-        config = feat.FeatureConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, TypeError, KeyError) as exc:
-        raise FaultsynthError(f"{path}: not a valid FeatureConfig JSON ({exc})") from None
-    if int(config.sample_rate) != int(sample_rate):
-        raise FaultsynthError(f"{path}: feature config expects {config.sample_rate} Hz audio, "
-                              f"but the training data is sampled at {sample_rate} Hz")
-    return _override(config, overrides)
-
-
-def _override(config, overrides: Mapping[str, Any] | None):
-    """``config`` with some fields replaced; unknown field names raise."""
-    if not overrides:
-        return config
-    known = set(config.to_dict())
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise FaultsynthError(f"unknown feature settings {unknown}: expected some of {sorted(known)}")
-    return replace(config, **dict(overrides))
-
-
-def check_compatible(records: Sequence[ClipRecord], feature_config) -> None:
-    """Raise unless every record can feed ``feature_config`` (sample rate, channel)."""
-    expected_sr = int(feature_config.sample_rate)
-    channel = feature_config.channel
-    for record in records:
-        if int(record.sample_rate) != expected_sr:
-            raise FaultsynthError(
-                f"{record.path}: sampled at {record.sample_rate} Hz, but the model's feature config expects "
-                f"{expected_sr} Hz: evaluate data recorded at the training sample rate")
-        if channel != "mean" and int(channel) >= int(record.channels):
-            raise FaultsynthError(f"{record.path}: has {record.channels} channel(s), but the model's feature "
-                                  f"config reads channel {channel}")
-
-
-def clip_features(records: Sequence[ClipRecord], feature_config, *,
-                  advance: Callable[[], None] | None = None, cache: dict | None = None) -> list[np.ndarray]:
-    """Feature vectors of each clip.
-
-    Parameters
-    ----------
-    records : sequence of ClipRecord
-    feature_config : pipeline.features.FeatureConfig
-    advance : callable, optional
-        Called once per clip (progress reporting).
-    cache : dict, optional
-        Reuses and stores vectors keyed by (feature config, file, sha256), so that
-        several detectors on the same clips extract features once (one process).
-
-    Returns
-    -------
-    list of ndarray, each shape (n_vectors, dim), float32
-    """
-    from datasets.audio import load_audio
-    from pipeline.features import extract
-
-    check_compatible(records, feature_config)
-    config_key = canonical_hash(feature_config.to_dict())
-    out = []
-    for record in records:
-        key = (config_key, str(record.file), record.sha256)
-        if cache is not None and key in cache:
-            out.append(cache[key])
-            if advance is not None:
-                advance()
-            continue
-        y = load_audio(record, channel=None)  # (n_samples, channels); extract picks the channel
-        vectors = np.asarray(extract(feature_config, y), dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[0] == 0:
-            raise FaultsynthError(f"{record.path}: gave no feature vectors: expected a clip longer than "
-                                  "one feature window")
-        if not np.all(np.isfinite(vectors)):
-            raise FaultsynthError(f"{record.path}: its features contain NaN or infinity")
-        out.append(vectors)
-        if cache is not None:
-            cache[key] = vectors
-        if advance is not None:
-            advance()
-    return out
-
-
 # ---------------------------------------------------------------- selection and threshold
 
 def select_training(records: Sequence[ClipRecord], config: TrainConfig) -> list[ClipRecord]:
-    """The normal clips to train (and validate) on.
+    """The normal clips to train (and calibrate the threshold) on.
 
     Normal clips of the ``train`` split; if the dataset has none (MIMII-style
     folders with no split), any normal clip: then ``train_count`` or
@@ -300,40 +178,74 @@ def select_training(records: Sequence[ClipRecord], config: TrainConfig) -> list[
         rng = np.random.default_rng(np.random.SeedSequence([int(config.seed), 1]))
         chosen = np.sort(rng.permutation(len(pool))[: int(config.train_count)])
         pool = [pool[i] for i in chosen]
-    if len(pool) < 2:
-        raise FaultsynthError(f"found {len(pool)} normal training clip(s): expected at least 2 "
-                              "(one to fit, one to set the threshold)")
+    if len(pool) < MIN_CLIPS:
+        raise FaultsynthError(f"found {len(pool)} normal training clip(s): expected at least {MIN_CLIPS} "
+                              "(out-of-fold scores of every clip set the threshold)")
     return pool
 
 
-def split_validation(n_clips: int, *, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (fit, validation) of a seeded random hold-out; both non-empty."""
-    n_val = min(max(1, int(round(fraction * n_clips))), n_clips - 1)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 2]))
-    order = rng.permutation(n_clips)
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
+def clip_groups(records: Sequence[ClipRecord], *, folds: int) -> np.ndarray:
+    """Fold group of each training clip: its source recording when there are enough recordings, else itself.
 
-
-def threshold_at_fpr(normal_scores: np.ndarray, *, target_fpr: float) -> float:
-    """Smallest threshold that at most ``target_fpr`` of ``normal_scores`` exceed.
-
-    Parameters
-    ----------
-    normal_scores : ndarray, shape (n,)
-        Anomaly scores (higher = more anomalous) of normal validation clips.
-    target_fpr : float
-        In (0, 1). With ``n`` clips the achievable rates are multiples of 1/n;
-        ``floor(target_fpr * n)`` clips may lie above the threshold.
+    Clips cut from one recording (``inject``) stay in one fold when the
+    recordings are at least ``folds``; otherwise every clip is its own group
+    (segments never overlap, so a held-out clip never shares samples with a fitted one).
 
     Returns
     -------
-    float
+    ndarray, shape (n_clips,), int
     """
-    scores = np.sort(np.asarray(normal_scores, dtype=np.float64))
-    if scores.size == 0 or not np.all(np.isfinite(scores)):
-        raise FaultsynthError("threshold needs at least one finite normal validation score")
-    allowed_above = int(np.floor(float(target_fpr) * scores.size + 1e-9))
-    return float(scores[scores.size - 1 - allowed_above])
+    from pipeline.leakage import clip_span
+
+    sources = [clip_span(r)[0] for r in records]
+    if len(set(sources)) >= folds:
+        index = {s: i for i, s in enumerate(sorted(set(sources)))}
+        return np.array([index[s] for s in sources])
+    return np.arange(len(records))
+
+
+def out_of_fold_scores(config: TrainConfig, clips: Sequence[np.ndarray], groups: np.ndarray) -> np.ndarray:
+    """Anomaly score of every clip from a detector fitted on the other folds.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    clips : sequence of ndarray, each (n_vectors, dim)
+    groups : ndarray, shape (n_clips,)
+        See :func:`clip_groups`.
+
+    Returns
+    -------
+    ndarray, shape (n_clips,), float64
+    """
+    from pipeline.calibration import fold_indices
+    from pipeline.detectors import clip_scores
+
+    scores = np.full(len(clips), np.nan)
+    for held in fold_indices(groups, folds=config.folds, seed=config.seed):
+        fit = np.setdiff1d(np.arange(len(clips)), held)
+        detector = _make(config).fit(np.concatenate([clips[i] for i in fit], axis=0))
+        scores[held] = -np.asarray(clip_scores(detector, [clips[i] for i in held]))
+    return scores
+
+
+def _detector_params(config: TrainConfig) -> dict:
+    """Detector keywords, seeded."""
+    from pipeline.detectors import DETECTORS as DETECTOR_CLASSES
+
+    params = dict(config.detector_params)
+    if "random_state" in DETECTOR_CLASSES[config.detector]().get_params():
+        params.setdefault("random_state", int(config.seed))
+    return params
+
+
+def _make(config: TrainConfig):
+    from pipeline.detectors import make_detector
+
+    try:
+        return make_detector(config.detector, **_detector_params(config))
+    except TypeError as exc:
+        raise FaultsynthError(f"bad parameters for detector {config.detector!r}: {exc}") from None
 
 
 # ---------------------------------------------------------------- the bundle
@@ -366,8 +278,18 @@ class Bundle:
 
     @property
     def train_files(self) -> set[str]:
-        """Absolute resolved paths of the clips used in training and validation."""
+        """Absolute resolved paths of the clips used in training and calibration."""
         return set(self.meta.get("train_summary", {}).get("clip_files", []))
+
+    @property
+    def train_spans(self) -> list[tuple[str, float, float]]:
+        """(source recording, start s, end s) of every training clip (see pipeline.leakage)."""
+        return [tuple(s) for s in self.meta.get("train_summary", {}).get("spans", [])]
+
+    @property
+    def calibration(self) -> dict:
+        """The threshold's calibration (pipeline.calibration.Calibration as a dict)."""
+        return dict(self.meta.get("calibration", {}))
 
     def score_features(self, clips: Sequence[np.ndarray]) -> np.ndarray:
         """Anomaly score per clip from its feature vectors.
@@ -403,7 +325,7 @@ class Bundle:
         advance : callable, optional
             Called once per clip.
         cache : dict, optional
-            Feature cache (see :func:`clip_features`).
+            Feature cache (see :func:`pipeline.clip_features.clip_features`).
 
         Returns
         -------
@@ -418,7 +340,7 @@ class Bundle:
 
 def _bundle_fingerprint(meta: Mapping[str, Any]) -> str:
     """Hash of everything in bundle.json that must agree with the files beside it."""
-    keys = ("format_version", "feature_config", "detector", "detector_params", "threshold", "target_fpr",
+    keys = ("format_version", "feature_config", "detector", "detector_params", "threshold", "target_fpr", "calibration",
             "aggregation", "feature_dim", "detector_files", "representative_sha256")
     return canonical_hash({k: meta.get(k) for k in keys})
 
@@ -467,9 +389,77 @@ def _source_counts(records: Sequence[ClipRecord]) -> dict[str, int]:
     return counts
 
 
+def write_bundle(out_dir: str | Path, *, detector, detector_name: str, detector_params: Mapping[str, Any],
+                 feature_config, calibration, train_summary: Mapping[str, Any], train_config: Mapping[str, Any],
+                 representative: np.ndarray, seed: int, max_representative: int = 2000) -> Bundle:
+    """Write a fitted detector and its calibrated threshold as a model bundle.
+
+    Parameters
+    ----------
+    out_dir : path
+        MODEL_DIR; bundle.json is removed first and written last, so an
+        interrupted run never leaves a loadable half-bundle.
+    detector : fitted detector (pipeline.detectors)
+    detector_name : str
+    detector_params : mapping
+        ``make_detector`` keywords it was built with.
+    feature_config : pipeline.features.FeatureConfig
+    calibration : pipeline.calibration.Calibration
+    train_summary : mapping
+        What it was trained on (clips, vectors, machines, sample_rate, data,
+        sources, clip_files, spans, clip_duration_s).
+    train_config : mapping
+        Recorded as given.
+    representative : ndarray, shape (n_vectors, dim)
+        Training vectors; a seeded sample of at most ``max_representative`` is kept (int8 calibration).
+    seed : int
+
+    Returns
+    -------
+    Bundle
+    """
+    from pipeline.detectors import save_detector
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / BUNDLE_NAME).unlink(missing_ok=True)
+    detector_dir = out_dir / DETECTOR_DIR
+    if detector_dir.exists():
+        shutil.rmtree(detector_dir)
+    save_detector(detector, detector_dir)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 3]))
+    keep = np.sort(rng.choice(representative.shape[0], size=min(representative.shape[0], int(max_representative)),
+                              replace=False))
+    np.save(out_dir / REPRESENTATIVE_NAME, representative[keep].astype(np.float32))
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "feature_config": feature_config.to_dict(),
+        "detector": detector_name,
+        "detector_params": dict(detector_params),
+        "threshold": float(calibration.threshold),
+        "threshold_convention": THRESHOLD_CONVENTION,
+        "target_fpr": float(calibration.target_fpr),
+        "calibration": calibration.to_dict(),
+        "aggregation": str(getattr(detector, "aggregate", AGGREGATION)),
+        "feature_dim": int(representative.shape[1]),
+        "train_summary": dict(train_summary),
+        "train_config": dict(train_config),
+        "created_with": f"faultsynth {faultsynth_version()}",
+        "detector_files": tree_hashes(detector_dir),
+        "representative_sha256": sha256_file(out_dir / REPRESENTATIVE_NAME),
+    }
+    meta["fingerprint"] = _bundle_fingerprint(meta)
+    write_text_atomic(out_dir / BUNDLE_NAME, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return Bundle(path=out_dir, feature_config=feature_config, detector=detector, detector_name=detector_name,
+                  threshold=float(calibration.threshold), target_fpr=float(calibration.target_fpr), meta=meta)
+
+
 def train_bundle(config: TrainConfig, *, records: Sequence[ClipRecord], out_dir: str | Path,
                  data_path: str | Path = "", progress: Any = None, cache: dict | None = None) -> Bundle:
     """Train a detector on the normal training clips of ``records`` and write its bundle.
+
+    The threshold is calibrated on out-of-fold scores of every selected clip
+    (:func:`out_of_fold_scores`), then the detector is refitted on all of them.
 
     Parameters
     ----------
@@ -477,23 +467,21 @@ def train_bundle(config: TrainConfig, *, records: Sequence[ClipRecord], out_dir:
     records : sequence of ClipRecord
         The whole dataset (training clips are selected by :func:`select_training`).
     out_dir : path
-        MODEL_DIR; bundle.json is removed first and written last, so an
-        interrupted run never leaves a loadable half-bundle.
+        MODEL_DIR (see :func:`write_bundle`).
     data_path : path
         Recorded in the train summary.
     progress : rich.progress.Progress, optional
         Shows feature extraction per clip.
     cache : dict, optional
-        Feature cache (see :func:`clip_features`).
+        Feature cache (see :func:`pipeline.clip_features.clip_features`).
 
     Returns
     -------
     Bundle
     """
-    from pipeline.detectors import DETECTORS as DETECTOR_CLASSES
-    from pipeline.detectors import make_detector, save_detector
+    from pipeline.calibration import calibrate
+    from pipeline.leakage import clip_span
 
-    out_dir = Path(out_dir)
     chosen = select_training(records, config)
     rates = sorted({int(r.sample_rate) for r in chosen})
     if len(rates) != 1:
@@ -501,76 +489,30 @@ def train_bundle(config: TrainConfig, *, records: Sequence[ClipRecord], out_dir:
                               "(select a machine with --machine, or resample the data)")
     feature_config = resolve_feature_config(config.features, sample_rate=rates[0],
                                             overrides=config.feature_overrides)
-    fit_idx, val_idx = split_validation(len(chosen), fraction=config.validation_fraction, seed=config.seed)
-
     advance = None
     if progress is not None:
         task = progress.add_task(f"features ({config.detector})", total=len(chosen))
         advance = lambda: progress.advance(task)  # noqa: E731
     clips = clip_features(chosen, feature_config, advance=advance, cache=cache)
-    fit_x = np.concatenate([clips[i] for i in fit_idx], axis=0)
-
-    params = dict(config.detector_params)
-    if "random_state" in DETECTOR_CLASSES[config.detector]().get_params():
-        params.setdefault("random_state", int(config.seed))
-    try:
-        detector = make_detector(config.detector, **params)
-    except TypeError as exc:
-        raise FaultsynthError(f"bad parameters for detector {config.detector!r}: {exc}") from None
-    detector.fit(fit_x)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / BUNDLE_NAME).unlink(missing_ok=True)
-    detector_dir = out_dir / DETECTOR_DIR
-    if detector_dir.exists():
-        shutil.rmtree(detector_dir)
-    save_detector(detector, detector_dir)
-
-    rng = np.random.default_rng(np.random.SeedSequence([int(config.seed), 3]))
-    keep = np.sort(rng.choice(fit_x.shape[0], size=min(fit_x.shape[0], int(config.max_representative)),
-                              replace=False))
-    np.save(out_dir / REPRESENTATIVE_NAME, fit_x[keep].astype(np.float32))
-
-    provisional = Bundle(path=out_dir, feature_config=feature_config, detector=detector,
-                         detector_name=config.detector, threshold=float("nan"),
-                         target_fpr=float(config.target_fpr), meta={"feature_dim": int(fit_x.shape[1])})
-    fit_scores = provisional.score_features([clips[i] for i in fit_idx])
-    val_scores = provisional.score_features([clips[i] for i in val_idx])
-    threshold = threshold_at_fpr(val_scores, target_fpr=config.target_fpr)
-
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "feature_config": feature_config.to_dict(),
-        "detector": config.detector,
-        "detector_params": params,
-        "threshold": threshold,
-        "threshold_convention": THRESHOLD_CONVENTION,
-        "target_fpr": float(config.target_fpr),
-        "aggregation": str(getattr(detector, "aggregate", AGGREGATION)),
-        "feature_dim": int(fit_x.shape[1]),
-        "validation": {
-            "clips": int(val_idx.size),
-            "fpr_at_threshold": float(np.mean(val_scores > threshold)),
-            "fpr_resolution": 1.0 / val_idx.size,
-            "score_mean": float(val_scores.mean()), "score_max": float(val_scores.max()),
-            "fit_score_mean": float(fit_scores.mean()),
-        },
-        "train_summary": {
-            "clips": int(fit_idx.size), "validation_clips": int(val_idx.size),
-            "vectors": int(fit_x.shape[0]),
-            "machines": sorted({f"{r.machine}/{r.machine_id}" for r in chosen}),
-            "sample_rate": rates[0], "data": str(Path(data_path).resolve()) if data_path else "",
-            "sources": _source_counts(chosen),
-            "clip_files": sorted(str(r.file.resolve()) for r in chosen),
-        },
-        "train_config": config.to_dict(),
-        "created_with": f"faultsynth {faultsynth_version()}",
-        "detector_files": tree_hashes(detector_dir),
-        "representative_sha256": sha256_file(out_dir / REPRESENTATIVE_NAME),
+    oof = out_of_fold_scores(config, clips, clip_groups(chosen, folds=config.folds))
+    calibration = calibrate(oof, target_fpr=config.target_fpr)
+    fit_x = np.concatenate(clips, axis=0)
+    detector = _make(config).fit(fit_x)
+    durations = sorted({round(float(r.duration_s), 6) for r in chosen})
+    summary = {
+        "clips": len(chosen), "vectors": int(fit_x.shape[0]),
+        "machines": sorted({f"{r.machine}/{r.machine_id}" for r in chosen}),
+        "sample_rate": rates[0], "data": str(Path(data_path).resolve()) if data_path else "",
+        "sources": _source_counts(chosen),
+        "clip_files": sorted(str(r.file.resolve()) for r in chosen),
+        "spans": [list(clip_span(r)) for r in chosen],
+        "clip_duration_s": durations[0] if len(durations) == 1 else None,
+        "out_of_fold_score_mean": float(oof.mean()), "out_of_fold_score_max": float(oof.max()),
     }
-    meta["fingerprint"] = _bundle_fingerprint(meta)
-    write_text_atomic(out_dir / BUNDLE_NAME, json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    return replace(provisional, threshold=threshold, meta=meta)
+    return write_bundle(out_dir, detector=detector, detector_name=config.detector,
+                        detector_params=_detector_params(config), feature_config=feature_config,
+                        calibration=calibration, train_summary=summary, train_config=config.to_dict(),
+                        representative=fit_x, seed=config.seed, max_representative=config.max_representative)
 
 
 def train(config: TrainConfig, *, data: str | Path, out_dir: str | Path, progress: Any = None) -> Bundle:

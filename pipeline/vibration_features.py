@@ -24,11 +24,16 @@ window gives one vector of ``n_mels + n_envelope_bands + 3`` values, in order:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.fft
 
 from errors import FaultsynthError
-from pipeline.features import EPS, FeatureConfig, _frames, _window64
+from pipeline.framing import EPS, frames, window64
+
+if TYPE_CHECKING:  # pragma: no cover (annotations only: pipeline.features imports this module)
+    from pipeline.features import FeatureConfig
 
 
 def window_dim(config: FeatureConfig) -> int:
@@ -75,9 +80,9 @@ def window_features(config: FeatureConfig, y: np.ndarray) -> np.ndarray:
     if config.n_spectral_frames(y.size) < 1:
         raise FaultsynthError(f"signal of {y.size} samples is shorter than one window of {config.n_fft}")
     sr, n_fft = config.sample_rate, config.n_fft
-    frames = _frames(y[None, :], n_fft, config.hop_length, config.center)[0]  # (w, n_fft)
-    centred = frames - frames.mean(axis=1, keepdims=True)
-    win = _window64(n_fft)
+    windows = frames(y[None, :], n_fft, config.hop_length, config.center)[0]  # (w, n_fft)
+    centred = windows - windows.mean(axis=1, keepdims=True)
+    win = window64(n_fft)
 
     power = np.abs(scipy.fft.rfft(centred * win, axis=1)) ** 2
     fmax = sr / 2 if config.fmax_hz is None else config.fmax_hz

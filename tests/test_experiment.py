@@ -19,7 +19,7 @@ SMALL = {
              "fixed": {"rpm": 1797, "bearing": "6205"}},
     "faults": {"types": ["outer_race", "imbalance"], "severities": [0.005, 0.4]},
     "features": {"preset": "tinyml", "kind": "vibration", "n_mels": 16, "n_frames": 1, "envelope_fmax_hz": 600.0},
-    "training": {"target_fpr": 0.05, "validation_fraction": 0.2},
+    "training": {"target_fpr": 0.05, "folds": 3},
     "detectors": {"kmeans": {"n_clusters": 2}, "autoencoder": {"tinyml": True, "epochs": 3}},
 }
 

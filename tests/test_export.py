@@ -21,7 +21,7 @@ def _train(data: Path, out: Path, detector: str, params: dict) -> Path:
     from pipeline.training import TrainConfig, train
 
     config = TrainConfig(detector=detector, features="tinyml", seed=1, target_fpr=0.1,
-                         validation_fraction=0.25, detector_params=params)
+                         detector_params=params)
     train(config, data=data, out_dir=out)
     return out
 
@@ -54,7 +54,8 @@ def kmeans_export(tmp_path_factory, shared_data):
 
 def _eval_features(model_dir: Path, shared_data: Path, n_clips: int = 4) -> list[np.ndarray]:
     from datasets.loaders import load_records
-    from pipeline.training import clip_features, load_bundle
+    from pipeline.clip_features import clip_features
+    from pipeline.training import load_bundle
 
     bundle = load_bundle(model_dir)
     records = [r for r in load_records(shared_data.joinpath(*DCASE2023)) if r.split == "test"][:n_clips]
@@ -102,6 +103,10 @@ def test_export_files_and_json_agree(ae_export):
     graph = E.read_int8_graph((out / "model_int8.tflite").read_bytes())
     assert len(graph.layers) == 4 and all(layer.weights.dtype == np.int8 for layer in graph.layers)
     assert saved == info
+    # The device cost is the one tune ranks with: the TinyML AE on `tinyml` features, as in the README.
+    cost = saved["device_cost_estimate"]
+    assert cost["supported"] and abs(cost["flash_bytes"] - 33588) < 0.1 * 33588
+    assert 4.5e6 < cost["instructions_per_second"] < 6.0e6
 
 
 def test_int8_io_and_quantisation_folded_standardisation(ae_export, shared_data):

@@ -74,50 +74,64 @@ def kmeans_model(toy_data, tmp_path_factory) -> Path:
     return out
 
 
-def test_threshold_at_fpr_counts_clips_above():
-    from pipeline.training import threshold_at_fpr
+def test_clip_groups_keep_recordings_together_when_there_are_enough():
+    from datasets.records import ClipRecord
+    from pipeline.training import clip_groups
 
-    scores = np.arange(100, dtype=float)  # 0..99
-    # 5 % of 100 clips may lie above the threshold: exactly 5 do.
-    t = threshold_at_fpr(scores, target_fpr=0.05)
-    assert np.sum(scores > t) == 5
-    assert np.sum(scores > threshold_at_fpr(scores, target_fpr=0.001)) == 0
-    # Few validation clips: a 1 % target cannot be resolved, so no validation clip is allowed above.
-    few = np.array([3.0, 1.0, 2.0])
-    assert threshold_at_fpr(few, target_fpr=0.01) == 3.0
-    with pytest.raises(FaultsynthError):
-        threshold_at_fpr(np.array([1.0, np.nan]), target_fpr=0.1)
+    def clip(i, source):
+        params = {} if source is None else {"source_path": source, "segment_start_s": i, "segment_end_s": i + 1}
+        return ClipRecord(path=f"c{i}.wav", split="train", machine="fan", machine_id="id_00", label="normal",
+                          fault="none", severity=0.0, source="mixed", seed=None, sample_rate=16000,
+                          duration_s=1.0, channels=1, params=params, root="/data")
 
-
-def test_validation_split_is_disjoint_and_seeded():
-    from pipeline.training import split_validation
-
-    fit, val = split_validation(10, fraction=0.2, seed=3)
-    assert set(fit).isdisjoint(val) and len(fit) + len(val) == 10 and len(val) == 2
-    assert np.array_equal(val, split_validation(10, fraction=0.2, seed=3)[1])
-    assert len(split_validation(2, fraction=0.9, seed=0)[0]) == 1  # never empty
+    many = [clip(i, f"/rec/{i % 6}.wav") for i in range(12)]
+    groups = clip_groups(many, folds=5)
+    assert len(set(groups)) == 6 and all(groups[i] == groups[i + 6] for i in range(6))
+    few = [clip(i, f"/rec/{i % 2}.wav") for i in range(12)]
+    assert list(clip_groups(few, folds=5)) == list(range(12))  # each segment its own group
+    assert len(set(clip_groups([clip(i, None) for i in range(4)], folds=5))) == 4
 
 
 def test_bundle_contents_and_threshold_meets_target(kmeans_model, toy_data):
     from pipeline.training import load_bundle
 
     meta = json.loads((kmeans_model / "bundle.json").read_text())
-    assert meta["train_summary"]["clips"] + meta["train_summary"]["validation_clips"] == 10
+    assert meta["train_summary"]["clips"] == 10 and len(meta["train_summary"]["spans"]) == 10
     assert meta["train_summary"]["sources"] == {"real": 0, "synthetic": 10, "mixed": 0}
     rep = np.load(kmeans_model / "representative.npy")
     assert rep.dtype == np.float32 and rep.shape[1] == meta["feature_dim"]
     assert rep.shape[0] == min(2000, meta["train_summary"]["vectors"])
     bundle = load_bundle(kmeans_model)
-    # Re-scoring the validation clips reproduces the threshold's validation FPR (<= target resolution).
+    cal = bundle.calibration
+    # 10 out-of-fold scores cannot resolve 1 % empirically: the gamma tail sets it, with the interval of 10 clips.
+    assert cal["normal_clips"] == 10 and cal["method"] == "gamma tail" and cal["target_fpr"] == 0.01
+    assert cal["threshold"] == bundle.threshold
+    from pipeline.stats import clopper_pearson
+
+    assert cal["fpr_ci"] == list(clopper_pearson(cal["false_positives"], 10))
+    # The threshold lies above the bulk of the (refitted model's) training scores.
     from datasets.loaders import load_records
 
     records = load_records(toy_data)
     train_normals = [r for r in records if r.split == "train"]
     scores = bundle.score_clips(train_normals)
     assert np.all(np.isfinite(scores))
-    assert meta["validation"]["fpr_at_threshold"] <= max(meta["target_fpr"], 0.0)
-    # The threshold is one of the (validation) normal clip scores, so some normal clip sits exactly on it.
-    assert np.min(np.abs(scores - bundle.threshold)) < 1e-6 * max(1.0, abs(bundle.threshold))
+    assert np.mean(scores > bundle.threshold) <= 0.2
+
+
+def test_out_of_fold_scores_exceed_in_sample_scores(toy_data):
+    """A clip scored by a model that never saw it looks less normal than by one fitted on it."""
+    from datasets.loaders import load_records
+    from pipeline.clip_features import clip_features
+    from pipeline.features import TINYML
+    from pipeline.training import TrainConfig, _make, out_of_fold_scores
+    from pipeline.detectors import clip_scores
+
+    clips = clip_features([r for r in load_records(toy_data) if r.split == "train"], TINYML)
+    config = TrainConfig(detector="kmeans", seed=1, detector_params={"n_clusters": 4})
+    oof = out_of_fold_scores(config, clips, np.arange(len(clips)))
+    in_sample = -clip_scores(_make(config).fit(np.concatenate(clips)), clips)
+    assert np.all(np.isfinite(oof)) and oof.mean() > in_sample.mean()
 
 
 def test_loud_fault_scores_above_threshold(kmeans_model, toy_data):
@@ -185,7 +199,7 @@ def test_train_config_validation():
     from pipeline.training import TrainConfig
 
     for bad in ({"detector": "svm"}, {"detector": "kmeans", "target_fpr": 0.0},
-                {"detector": "kmeans", "validation_fraction": 1.0}, {"detector": "kmeans", "train_count": 1}):
+                {"detector": "kmeans", "folds": 1}, {"detector": "kmeans", "train_count": 3}):
         with pytest.raises(FaultsynthError):
             TrainConfig(**bad)
 
@@ -209,7 +223,7 @@ def test_mixed_real_and_synthetic_training_set(tmp_path):
     relabelled = [r.replace(source="real") if r.split == "train" and i % 2 == 0 else r
                   for i, r in enumerate(records)]
     write_manifest(tmp_path / "mixed", relabelled)
-    bundle = train(TrainConfig(detector="gaussian", features="tinyml"), data=tmp_path / "mixed",
+    bundle = train(TrainConfig(detector="gaussian", features="tinyml", target_fpr=0.05), data=tmp_path / "mixed",
                    out_dir=tmp_path / "model")
     sources = bundle.meta["train_summary"]["sources"]
     assert sources == {"real": 3, "synthetic": 3, "mixed": 0}

@@ -1,0 +1,568 @@
+"""Analytic device cost of a front end + detector on the C runtime (firmware/), Cortex-M4.
+
+:func:`estimate_cost` gives flash, RAM and Cortex-M4 instructions per audio
+second in microseconds, from the structure of the C99 runtime, so that ``tune``
+can price thousands of candidates and ``export`` reports the same numbers.
+:attr:`DeviceCost.supported` says whether the runtime can run the model at all,
+and :attr:`DeviceCost.reason` why not.
+
+What the model counts (firmware/src, firmware/include/fs_runtime.h,
+pipeline/c_sources.py, pipeline/firmware_build.py):
+
+* flash = runtime and libm code (per detector) + newlib's initialised data +
+  the generated tables of ``fs_params.c``: periodic Hann window and FFT
+  twiddles (``n_fft`` float32 each), sparse mel filterbank (three uint16 per
+  band, one float32 per non-zero weight, priced by :func:`priced_mel_weights`
+  so that more bands never price lower), per-feature input quantisation (gain
+  and bias float32 per feature), and the model: int8 weights, int32 bias,
+  multiplier and shift per output and a 36-byte descriptor per dense layer
+  (autoencoder), or int8 centroids (k-means). With ``center=True`` a zero block
+  of ``n_fft / 2`` float32 pads the clip end. The int8 ``.tflite``
+  (``model_data.c``) is for a TensorFlow Lite Micro build and is not linked
+  into the runtime, so it is not counted; neither is a TFLM arena.
+* RAM = newlib's data + the Cortex-M4 driver's buffers (1 KB sample chunk, 2 KB
+  clip list) and counters + one ``fs_state`` (``frame`` and ``fft`` of
+  ``n_fft`` float32, ``power`` of ``n_fft / 2 + 1`` float32, a ring of
+  ``n_frames x n_mels`` float32 log-mel frames, int8 input, output and
+  ping-pong activations) + the stack high-water mark.
+* instructions per audio second = frames per second x front end per frame
+  (copying ``n_fft`` samples through the frame buffer, window, radix-2 real FFT
+  of ``n_fft`` = complex FFT of ``n_fft / 2`` points plus split step, power
+  spectrum, sparse mel, ``log10f`` per band) + feature vectors per second x
+  (input quantisation per feature + model + score).
+
+Calibration: the constants below are least-squares fits to 88 builds of the
+runtime (arm-none-eabi-gcc 12.2 ``-O2``, newlib, compiled as
+``pipeline/firmware_build.py`` does) run on QEMU ``mps2-an386`` with ``-icount
+shift=0`` over 10 s synthetic fan clips: ``n_fft`` 256-2048 with hops from
+``n_fft/8`` to ``n_fft``, 8-128 mels (full band, 0-500 Hz, 50-6000 Hz), 1-8
+frames, k-means with 1-64 clusters, autoencoders from 16-32-8-32-16 to
+640-128-128-8-128-128-640, 8-44.1 kHz, ``center`` and ``power`` variants.
+Against those builds the estimate is within -64/+256 bytes of flash, 16 bytes
+of RAM and 1.9 % of instructions (the autoencoder's window cost within
+0.1 %). Against the README's three measured models (``python cli.py
+firmware`` on the shipped fan experiments' 2 s clips: pass
+``clip_seconds=2.0``) flash and RAM are within 8 bytes and instructions within
+0.6 % (``bench/device_cost_check.py``). Compiler, libm or
+runtime changes move these numbers: re-measure then. The Gaussian detector
+has no C implementation: its cost is an int8 quadratic form priced like dense
+layers (an assumption, not a measurement).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from errors import FaultsynthError
+
+# ---------------------------------------------------------------- calibration constants
+
+#: Runtime, driver, startup and libm code (.text less the generated tables), bytes, per detector.
+#: The Gaussian detector has no C scorer; it is priced with the k-means runtime.
+RUNTIME_CODE_BYTES = {"autoencoder": 7968, "kmeans": 8416, "gaussian": 8416}
+#: newlib's initialised data (.data: in flash and copied to RAM), bytes.
+LIBC_DATA_BYTES = 1080
+#: Code the compiler drops when n_frames == 1 (no ring-buffer index arithmetic), bytes.
+SINGLE_FRAME_CODE_SAVING_BYTES = 64
+#: Extra code when ``power`` is neither 1 nor 2 (newlib's powf), bytes.
+POWF_CODE_BYTES = 2440
+#: Extra code of the ``center=True`` end padding, bytes (besides its zero block of n_fft/2 float32).
+CENTER_CODE_BYTES = 64
+#: Bytes of one ``fs_dense_layer`` descriptor (2 x uint16, 4 pointers, 4 x int32).
+DENSE_LAYER_DESCRIPTOR_BYTES = 36
+#: Per dense-layer output: int32 bias, multiplier and shift, bytes.
+DENSE_PER_OUTPUT_BYTES = 12
+
+#: Static RAM besides fs_state: the Cortex-M4 driver's 1 KB sample chunk and 2 KB clip list, SysTick
+#: counter, alignment, bytes (measured .bss less fs_state).
+DRIVER_BSS_BYTES = 3080
+#: Stack high-water mark, bytes, per detector (QEMU, painted stack).
+STACK_BYTES = {"autoencoder": 320, "kmeans": 292, "gaussian": 292}
+#: Extra stack with ``center=True`` and with powf, bytes.
+CENTER_STACK_BYTES = 24
+POWF_STACK_BYTES = 20
+
+# Instructions (Cortex-M4, Thumb-2 with FPv4-SP): front end, per spectral frame.
+#: Per point and radix-2 stage of the complex FFT of n_fft/2 points (x (n_fft/2) log2(n_fft/2)).
+INSTR_PER_FFT_POINT_STAGE = 12.97
+#: Per bin of the n_fft/2-point half spectrum: copying 2 samples in, windowing them, bit reversal,
+#: split step, |X|^2.
+INSTR_PER_SPECTRUM_BIN = 78.6
+#: Per sample the frame buffer moves by after a frame (memmove of n_fft - hop_length float32), beyond
+#: what copying it in costs (in the per-bin term).
+INSTR_PER_MOVED_SAMPLE = 0.83
+#: Per non-zero mel filterbank weight (multiply-add, sparse).
+INSTR_PER_MEL_WEIGHT = 6.73
+#: Per mel band: log10f, scaling, loop.
+INSTR_PER_MEL_BAND = 110.8
+#: Per frame: calls, ring-buffer bookkeeping, push loop.
+INSTR_PER_FRAME = 314.0
+#: Per spectrum bin when power == 1 (sqrtf), power == 0.5 (sqrtf + newlib powf's square-root path) and
+#: any other power but 2 (sqrtf + general powf; measured 259 for power 1.5).
+INSTR_PER_BIN_SQRT = 7.6
+INSTR_PER_BIN_POWF_HALF = 56.0
+INSTR_PER_BIN_POWF = 260.0
+# Per feature vector (window).
+#: Per feature: floorf of gain x + bias, clamp to int8 (standardisation folded in).
+INSTR_PER_QUANTISED_FEATURE = 48.4
+#: Autoencoder: per int8 multiply-accumulate, per dense output (requantisation, clamp), per layer, per
+#: scored feature (requantised input vs output, squared error), per window.
+INSTR_PER_MAC = 5.0
+INSTR_PER_DENSE_OUTPUT = 64.0
+INSTR_PER_DENSE_LAYER = 41.9
+INSTR_PER_SCORED_FEATURE = 26.5
+INSTR_PER_WINDOW_AUTOENCODER = 13.3
+#: k-means: per centroid element (difference, square, accumulate), per centroid (compare), per window.
+INSTR_PER_CENTROID_ELEMENT = 8.0
+INSTR_PER_CENTROID = 11.9
+INSTR_PER_WINDOW_KMEANS = 34.7
+#: Gaussian (no C scorer; assumed int8 quadratic form z' P z): per precision-matrix element.
+INSTR_PER_PRECISION_ELEMENT = INSTR_PER_MAC
+
+#: Detector names the model prices, and those the C runtime runs.
+DETECTOR_NAMES = ("kmeans", "gaussian", "autoencoder")
+C_RUNTIME_DETECTORS = ("autoencoder", "kmeans")
+#: Defaults of a spec that leaves them out (pipeline.detectors' constructor defaults).
+DEFAULT_N_CLUSTERS = 16
+DEFAULT_BOTTLENECK = 8
+DEFAULT_HIDDEN_UNITS = (128, 128, 128, 128)
+TINYML_HIDDEN_UNITS = (32,)
+#: Detector parameters that do not change the device cost (accepted in a spec and ignored). BatchNorm
+#: folds into the dense layers when the autoencoder is converted to int8.
+_COST_FREE_PARAMS = frozenset({"epochs", "batch_size", "learning_rate", "contamination", "random_state",
+                               "verbose", "n_init", "batch_norm"})
+_SPEC_KEYS = frozenset({"name", "n_clusters", "hidden_units", "bottleneck", "tinyml", "aggregate", "dim"})
+
+# FeatureConfig defaults for the fields read here (a Mapping may leave them out).
+_FEATURE_DEFAULTS = {"kind": "log_mel", "sample_rate": 16000, "n_fft": 1024, "hop_length": 512, "n_mels": 128,
+                     "n_frames": 5, "fmin_hz": 0.0, "fmax_hz": None, "center": True, "power": 2.0}
+
+
+# ---------------------------------------------------------------- budget
+
+@dataclass(frozen=True)
+class Budget:
+    """Device budget.
+
+    Parameters
+    ----------
+    flash_bytes : int
+        Flash (code + constant tables + initialised data), bytes.
+    ram_bytes : int
+        RAM (data + bss + stack), bytes.
+    instructions_per_second : float
+        Cortex-M4 instructions per second of audio.
+    """
+
+    flash_bytes: int
+    ram_bytes: int
+    instructions_per_second: float
+
+    def __post_init__(self) -> None:
+        for name in ("flash_bytes", "ram_bytes", "instructions_per_second"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise FaultsynthError(f"budget {name} must be a number >= 0, got {value!r}")
+
+
+_BYTE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024 ** 2, "mb": 1024 ** 2,
+               "mib": 1024 ** 2}
+_COUNT_UNITS = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9}
+_BUDGET_KEYS = {"flash": ("flash_bytes", _BYTE_UNITS), "ram": ("ram_bytes", _BYTE_UNITS),
+                "instr": ("instructions_per_second", _COUNT_UNITS)}
+_BUDGET_FORM = ("expected 'flash=SIZE,ram=SIZE,instr=COUNT', e.g. 'flash=64KB,ram=32KB,instr=8M' "
+                "(SIZE in B, KB or MB with KB = 1024 bytes; COUNT instructions per audio second with "
+                "k = 1e3, M = 1e6 or G = 1e9)")
+_VALUE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE]([+-]?[0-9]+))?\s*([A-Za-z]*)\s*$")
+
+
+def parse_budget(text: str) -> Budget:
+    """Parse ``"flash=64KB,ram=32KB,instr=8M"`` into a :class:`Budget`.
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated ``key=value`` for all three keys ``flash``, ``ram``
+        (bytes; units B, KB/KiB = 1024, MB/MiB = 1024**2, case-insensitive)
+        and ``instr`` (instructions per audio second; units k = 1e3, M = 1e6,
+        G = 1e9).
+
+    Returns
+    -------
+    Budget
+
+    Raises
+    ------
+    FaultsynthError
+        On anything else, saying the expected form.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise FaultsynthError(f"empty device budget: {_BUDGET_FORM}")
+    values: dict[str, float] = {}
+    for item in text.split(","):
+        key, sep, raw = item.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in _BUDGET_KEYS:
+            raise FaultsynthError(f"bad device budget item {item.strip()!r} in {text!r}: {_BUDGET_FORM}")
+        name, units = _BUDGET_KEYS[key]
+        if name in values:
+            raise FaultsynthError(f"device budget {text!r} gives {key} twice: {_BUDGET_FORM}")
+        m = _VALUE.match(raw)
+        if m is None or m.group(3).lower() not in units:
+            raise FaultsynthError(f"bad device budget value {raw.strip()!r} for {key} in {text!r}: {_BUDGET_FORM}")
+        number = float(m.group(1)) * (10.0 ** int(m.group(2)) if m.group(2) else 1.0)
+        values[name] = number * units[m.group(3).lower()]
+    missing = [k for k, (name, _) in _BUDGET_KEYS.items() if name not in values]
+    if missing:
+        raise FaultsynthError(f"device budget {text!r} lacks {', '.join(missing)}: {_BUDGET_FORM}")
+    return Budget(flash_bytes=int(math.ceil(values["flash_bytes"])), ram_bytes=int(math.ceil(values["ram_bytes"])),
+                  instructions_per_second=float(values["instructions_per_second"]))
+
+
+# ---------------------------------------------------------------- cost
+
+@dataclass(frozen=True)
+class DeviceCost:
+    """Estimated cost of one model on the C runtime (Cortex-M4).
+
+    Attributes
+    ----------
+    flash_bytes : int
+        Code + constant tables + initialised data, bytes.
+    ram_bytes : int
+        Data + bss + stack high-water mark, bytes.
+    instructions_per_second : float
+        Cortex-M4 instructions per second of audio (front end + model + score).
+    supported : bool
+        Whether the C runtime in firmware/ can run the model (if not, the
+        figures price the nearest thing it could run; see ``reason``).
+    reason : str
+        Why not (empty when supported).
+    breakdown : dict
+        Parts of each figure: ``flash`` (code, front_end_tables,
+        input_quantisation, model; bytes), ``ram`` (fixed, state, stack;
+        bytes), ``instructions_per_second`` (front_end; model = input
+        quantisation + model + score), ``instructions_per_unit`` (per
+        spectral ``frame``; per window ``window_input_quantisation`` and
+        ``window_model_and_score``, what the firmware's ``@bench`` times).
+    """
+
+    flash_bytes: int
+    ram_bytes: int
+    instructions_per_second: float
+    supported: bool
+    reason: str = ""
+    breakdown: Mapping[str, Mapping[str, float]] = field(default_factory=dict, compare=False, repr=False)
+
+    def within(self, budget: Budget) -> tuple[bool, list[str]]:
+        """Whether flash, RAM and instructions are each within ``budget``.
+
+        Only the three figures are compared; check :attr:`supported` too before
+        putting a model on the device.
+
+        Returns
+        -------
+        (bool, list of str)
+            True and ``[]`` when all fit, else False and one message per figure over budget.
+        """
+        violations = []
+        if self.flash_bytes > budget.flash_bytes:
+            violations.append(f"flash {self.flash_bytes:,} B > budget {int(budget.flash_bytes):,} B")
+        if self.ram_bytes > budget.ram_bytes:
+            violations.append(f"RAM {self.ram_bytes:,} B > budget {int(budget.ram_bytes):,} B")
+        if self.instructions_per_second > budget.instructions_per_second:
+            violations.append(f"instructions {self.instructions_per_second / 1e6:.2f} M per audio second > "
+                              f"budget {budget.instructions_per_second / 1e6:.2f} M")
+        return not violations, violations
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dict (every field, and what the figures are)."""
+        return {"flash_bytes": int(self.flash_bytes), "ram_bytes": int(self.ram_bytes),
+                "instructions_per_second": float(self.instructions_per_second), "supported": bool(self.supported),
+                "reason": self.reason, "breakdown": {k: dict(v) for k, v in self.breakdown.items()},
+                "method": "analytic estimate (pipeline/device_cost.py), calibrated on QEMU mps2-an386 "
+                          "Cortex-M4 builds of firmware/"}
+
+
+def _feature_fields(config: Any) -> dict[str, Any]:
+    """The fields of ``_FEATURE_DEFAULTS`` from a FeatureConfig-like object or a Mapping."""
+    if isinstance(config, Mapping):
+        return {name: config.get(name, default) for name, default in _FEATURE_DEFAULTS.items()}
+    return {name: getattr(config, name, default) for name, default in _FEATURE_DEFAULTS.items()}
+
+
+def _feature_dim(config: Any, kind: str, n_mels: int, n_frames: int) -> int:
+    """Values per feature vector: ``FeatureConfig.dim`` where the kind defines it, else n_mels x n_frames."""
+    if kind != "log_mel" and not isinstance(config, Mapping):
+        try:
+            return int(config.dim)
+        except Exception:  # noqa: BLE001 - a kind this module does not know: price it as log-mel
+            pass
+    return n_mels * n_frames
+
+
+@lru_cache(maxsize=65536)
+def mel_nonzero_weights(sample_rate: int, n_fft: int, n_mels: int, fmin_hz: float, fmax_hz: float | None) -> int:
+    """Weights the sparse mel filterbank of ``fs_params.c`` stores (``FS_MEL_NNZ``).
+
+    Band ``i`` keeps the FFT bins strictly between mel points ``i`` and ``i + 2``
+    (the non-zero range of :func:`pipeline.features.mel_filterbank`, same
+    arithmetic), the count ``pipeline.c_sources.mel_sparse`` stores, without
+    building (or evicting from its cache) the matrix.
+    """
+    import numpy as np
+
+    from pipeline.features import hz_to_mel, mel_to_hz
+
+    fmax = sample_rate / 2.0 if fmax_hz is None else fmax_hz
+    bins_hz = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
+    points_hz = mel_to_hz(np.linspace(hz_to_mel(fmin_hz), hz_to_mel(fmax), n_mels + 2))
+    first = np.searchsorted(bins_hz, points_hz[:-2], side="right")  # first bin > point i
+    stop = np.searchsorted(bins_hz, points_hz[2:], side="left")  # first bin >= point i + 2
+    return int(np.maximum(stop - first, 0).sum())
+
+
+@lru_cache(maxsize=4096)
+def priced_mel_weights(sample_rate: int, n_fft: int, n_mels: int, fmin_hz: float, fmax_hz: float | None) -> int:
+    """Mel weights the cost model prices: the most any filterbank of 1 .. ``n_mels`` bands over the band stores.
+
+    Equal to :func:`mel_nonzero_weights` except just after band layouts whose
+    mel points fall on FFT bins (bins on a point belong to one band instead of
+    two, e.g. 31 bands over 0-500 Hz at 15.625 Hz per bin), where the firmware
+    stores a few weights fewer than with one band less; pricing the running
+    maximum keeps more bands from ever pricing lower.
+    """
+    return max(mel_nonzero_weights(sample_rate, n_fft, bands, fmin_hz, fmax_hz) for bands in range(1, n_mels + 1))
+
+
+def _align(n: int, to: int) -> int:
+    return (n + to - 1) // to * to
+
+
+def state_bytes(n_fft: int, dim: int, max_width: int) -> int:
+    """``sizeof(fs_state)`` on a 32-bit target (firmware/include/fs_runtime.h), bytes."""
+    off = 4 * (2 * n_fft + n_fft // 2 + 1 + dim)  # frame, fft, power, log-mel ring (float32)
+    off += 2 * dim + 2 * max_width  # qin, qout, act[2] (int8)
+    off = _align(off, 4) + 16  # filled, since_hop, n_frames_seen, n_windows
+    return _align(_align(off, 8) + 16, 8)  # sum_int, sum_real
+
+
+def _spec_fields(spec: Mapping[str, Any]) -> tuple[str, int, tuple[int, ...], int, str, int | None]:
+    """Validated (name, n_clusters, hidden_units, bottleneck, aggregate, dim or None) of a detector spec."""
+    if not isinstance(spec, Mapping):
+        raise FaultsynthError(f"detector spec must be a dict with 'name', got {type(spec).__name__}")
+    unknown = sorted(set(spec) - _SPEC_KEYS - _COST_FREE_PARAMS)
+    if unknown:
+        raise FaultsynthError(f"unknown detector spec keys {unknown}: expected some of {sorted(_SPEC_KEYS)}")
+    name = spec.get("name")
+    if name not in DETECTOR_NAMES:
+        raise FaultsynthError(f"detector spec name must be one of {DETECTOR_NAMES}, got {name!r}")
+
+    def positive(key: str, value: Any) -> int:
+        try:
+            number = operator.index(value)  # int or numpy integer, not float or bool
+        except TypeError:
+            number = 0
+        if isinstance(value, bool) or number < 1:
+            raise FaultsynthError(f"detector spec {key} must be an integer >= 1, got {value!r}")
+        return number
+
+    n_clusters = positive("n_clusters", spec.get("n_clusters", DEFAULT_N_CLUSTERS))
+    default_hidden = TINYML_HIDDEN_UNITS if spec.get("tinyml") else DEFAULT_HIDDEN_UNITS
+    hidden = spec.get("hidden_units", default_hidden)
+    if isinstance(hidden, (int, str)) or not hasattr(hidden, "__iter__"):
+        raise FaultsynthError(f"detector spec hidden_units must be a sequence of integers, got {hidden!r}")
+    hidden = tuple(positive("hidden_units", u) for u in hidden)
+    bottleneck = positive("bottleneck", spec.get("bottleneck", DEFAULT_BOTTLENECK))
+    aggregate = spec.get("aggregate", "mean")
+    if not isinstance(aggregate, str):
+        raise FaultsynthError(f"detector spec aggregate must be a string, got {aggregate!r}")
+    dim = None if spec.get("dim") is None else positive("dim", spec["dim"])
+    return name, n_clusters, hidden, bottleneck, aggregate, dim
+
+
+def _unsupported_front_end(kind: str, n_fft: int, hop: int) -> list[str]:
+    """Reasons the C front end cannot compute the features (as pipeline.export.check_feature_config)."""
+    if kind != "log_mel":
+        return [f"the C front end computes log-mel only (feature kind {kind!r})"]
+    reasons = []
+    if n_fft < 8 or n_fft & (n_fft - 1):
+        reasons.append(f"the C front end needs n_fft a power of two >= 8 (n_fft {n_fft})")
+    if not 1 <= hop <= n_fft:
+        reasons.append(f"the C front end needs 1 <= hop_length <= n_fft (hop_length {hop})")
+    return reasons
+
+
+def estimate_cost(feature_config: Any, detector_spec: Mapping[str, Any], *,
+                  clip_seconds: float | None = None) -> DeviceCost:
+    """Flash, RAM and Cortex-M4 instructions per audio second of a model on the C runtime.
+
+    Parameters
+    ----------
+    feature_config : pipeline.features.FeatureConfig or Mapping
+        Front end (``kind``, ``sample_rate`` Hz, ``n_fft``, ``hop_length``,
+        ``n_mels``, ``n_frames``, ``fmin_hz``/``fmax_hz`` Hz, ``center``,
+        ``power``); a Mapping may leave fields at FeatureConfig's defaults.
+    detector_spec : Mapping
+        ``{"name": "kmeans" | "gaussian" | "autoencoder", "n_clusters": int,
+        "hidden_units": tuple of int (encoder widths; the decoder mirrors them),
+        "bottleneck": int, "tinyml": bool, "aggregate": str, "dim": int}``; missing keys
+        take the detectors' defaults (k-means 16 clusters; autoencoder 128 x 4
+        hidden, or (32,) with ``tinyml``, bottleneck 8; aggregate "mean").
+        Other detector parameters (epochs, batch_norm, ...) are accepted and do
+        not change the cost (BatchNorm folds into the dense layers on export);
+        see :func:`detector_spec_of`. ``dim`` (optional) must equal the
+        feature vector length.
+    clip_seconds : float, optional
+        None (default): steady-state streaming, ``sample_rate / hop_length``
+        frames and feature vectors per second. A length in seconds: count the
+        frames and vectors the runtime computes on clips of that length (as
+        ``python cli.py firmware`` measures; fewer vectors than frames when
+        ``n_frames > 1``).
+
+    Returns
+    -------
+    DeviceCost
+        Always priced, also when unsupported (``supported=False``, ``reason``
+        saying why; kinds other than log-mel are priced with the log-mel front
+        end of the same frames, a lower bound).
+
+    Raises
+    ------
+    FaultsynthError
+        On a malformed spec or non-positive sizes.
+    """
+    name, n_clusters, hidden, bottleneck, aggregate, spec_dim = _spec_fields(detector_spec)
+    f = _feature_fields(feature_config)
+    kind = str(f["kind"])
+    sample_rate, n_fft, hop = int(f["sample_rate"]), int(f["n_fft"]), int(f["hop_length"])
+    n_mels, n_frames = int(f["n_mels"]), int(f["n_frames"])
+    if min(sample_rate, n_fft, hop, n_mels, n_frames) < 1:
+        raise FaultsynthError(f"feature sizes must be >= 1: sample_rate {sample_rate}, n_fft {n_fft}, "
+                              f"hop_length {hop}, n_mels {n_mels}, n_frames {n_frames}")
+    fmax = f["fmax_hz"]
+    center, power = bool(f["center"]), float(f["power"])
+    dim = _feature_dim(feature_config, kind, n_mels, n_frames)
+    if spec_dim is not None and spec_dim != dim:
+        raise FaultsynthError(f"the detector takes {spec_dim} values per vector but the feature config gives {dim}")
+
+    reasons = _unsupported_front_end(kind, n_fft, hop)
+    if name not in C_RUNTIME_DETECTORS:
+        reasons.append(f"the C runtime runs the autoencoder and k-means detectors only (not {name!r})")
+    if aggregate != "mean":
+        reasons.append(f"the C runtime aggregates window scores by the mean only (aggregate {aggregate!r})")
+
+    # -- model shape
+    if name == "autoencoder":
+        widths = (dim, *hidden, bottleneck, *reversed(hidden), dim)
+        pairs = tuple(zip(widths[:-1], widths[1:]))
+        macs = sum(a * b for a, b in pairs)
+        outputs = sum(widths[1:])
+        model_flash = (sum(_align(a * b, 4) for a, b in pairs) + DENSE_PER_OUTPUT_BYTES * outputs
+                       + DENSE_LAYER_DESCRIPTOR_BYTES * len(pairs))
+        max_width = max(widths[1:-1])
+        model_instr = (INSTR_PER_MAC * macs + INSTR_PER_DENSE_OUTPUT * outputs
+                       + INSTR_PER_DENSE_LAYER * len(pairs) + INSTR_PER_SCORED_FEATURE * dim
+                       + INSTR_PER_WINDOW_AUTOENCODER)
+    elif name == "kmeans":
+        model_flash = _align(n_clusters * dim, 4)
+        max_width = 1
+        model_instr = (INSTR_PER_CENTROID_ELEMENT * n_clusters * dim + INSTR_PER_CENTROID * n_clusters
+                       + INSTR_PER_WINDOW_KMEANS)
+    else:  # gaussian: int8 precision matrix + int32 location, quadratic form
+        model_flash = _align(dim * dim, 4) + 4 * dim
+        max_width = 1
+        model_instr = INSTR_PER_PRECISION_ELEMENT * dim * dim + INSTR_PER_SCORED_FEATURE * dim
+
+    # -- flash
+    nnz = priced_mel_weights(sample_rate, n_fft, n_mels, float(f["fmin_hz"]),
+                              None if fmax is None else float(fmax))
+    uses_powf = power not in (1.0, 2.0)
+    code = (RUNTIME_CODE_BYTES[name] + LIBC_DATA_BYTES + (POWF_CODE_BYTES if uses_powf else 0)
+            + (CENTER_CODE_BYTES + 2 * n_fft if center else 0)
+            - (SINGLE_FRAME_CODE_SAVING_BYTES if n_frames == 1 else 0))
+    front_tables = 8 * n_fft + 3 * _align(2 * n_mels, 4) + 4 * max(nnz, 1)
+    quant_tables = 8 * dim
+    flash = code + front_tables + quant_tables + model_flash
+
+    # -- RAM
+    state = state_bytes(n_fft, dim, max_width)
+    stack = (STACK_BYTES[name] + (CENTER_STACK_BYTES if center else 0) + (POWF_STACK_BYTES if uses_powf else 0))
+    fixed = LIBC_DATA_BYTES + DRIVER_BSS_BYTES
+    ram = fixed + state + stack
+
+    # -- instructions per audio second
+    half = n_fft // 2
+    per_frame = (INSTR_PER_FFT_POINT_STAGE * half * math.log2(max(half, 1)) + INSTR_PER_SPECTRUM_BIN * half
+                 + INSTR_PER_MOVED_SAMPLE * max(n_fft - hop, 0) + INSTR_PER_MEL_WEIGHT * nnz
+                 + INSTR_PER_MEL_BAND * n_mels + INSTR_PER_FRAME)
+    if power == 1.0:
+        per_frame += INSTR_PER_BIN_SQRT * (half + 1)
+    elif power == 0.5:
+        per_frame += INSTR_PER_BIN_POWF_HALF * (half + 1)
+    elif uses_powf:
+        per_frame += INSTR_PER_BIN_POWF * (half + 1)
+    per_vector = INSTR_PER_QUANTISED_FEATURE * dim + model_instr
+    if clip_seconds is None:
+        frames_ps = vectors_ps = sample_rate / hop
+    else:
+        if not clip_seconds > 0:
+            raise FaultsynthError(f"clip_seconds must be > 0, got {clip_seconds!r}")
+        n = int(round(clip_seconds * sample_rate))
+        frames = (1 + n // hop) if center else (0 if n < n_fft else 1 + (n - n_fft) // hop)
+        vectors = max(0, frames - n_frames + 1)
+        frames_ps, vectors_ps = frames / clip_seconds, vectors / clip_seconds
+    front_ips = frames_ps * per_frame
+    model_ips = vectors_ps * per_vector
+
+    breakdown = {"flash": {"code": code, "front_end_tables": front_tables, "input_quantisation": quant_tables,
+                           "model": model_flash},
+                 "ram": {"fixed": fixed, "state": state, "stack": stack},
+                 "instructions_per_second": {"front_end": front_ips, "model": model_ips},
+                 "instructions_per_unit": {"frame": per_frame,
+                                           "window_input_quantisation": INSTR_PER_QUANTISED_FEATURE * dim,
+                                           "window_model_and_score": model_instr}}
+    return DeviceCost(flash_bytes=int(flash), ram_bytes=int(ram), instructions_per_second=front_ips + model_ips,
+                      supported=not reasons, reason="; ".join(reasons), breakdown=breakdown)
+
+
+def detector_spec_of(detector: Any) -> dict[str, Any]:
+    """The :func:`estimate_cost` spec of a detector from :mod:`pipeline.detectors` (fitted or not).
+
+    Parameters
+    ----------
+    detector : KMeansDetector, AutoencoderDetector or GaussianDetector
+        Fitted detectors give their fitted sizes (``cluster_centers_`` rows,
+        ``precision_`` dim); unfitted ones their parameters.
+
+    Returns
+    -------
+    dict
+        ``name``, ``aggregate`` and the size keys of that detector (``n_clusters``;
+        ``hidden_units``, ``bottleneck``, ``tinyml``), plus ``dim`` when fitted.
+    """
+    name = getattr(detector, "name", "") or type(detector).__name__
+    if name not in DETECTOR_NAMES:
+        raise FaultsynthError(f"no device cost for a {type(detector).__name__}: expected one of the detectors "
+                              f"{DETECTOR_NAMES} of pipeline.detectors")
+    spec: dict[str, Any] = {"name": name, "aggregate": str(getattr(detector, "aggregate", "mean"))}
+    if name == "kmeans":
+        centers = getattr(detector, "cluster_centers_", None)
+        spec["n_clusters"] = int(centers.shape[0]) if centers is not None else int(detector.n_clusters)
+    elif name == "autoencoder":
+        spec["hidden_units"] = tuple(int(u) for u in detector.hidden_units)
+        spec["bottleneck"] = int(detector.bottleneck)
+        spec["tinyml"] = not bool(getattr(detector, "batch_norm", True))
+    precision = getattr(detector, "precision_", None)
+    mean = getattr(detector, "mean_", None)
+    if precision is not None:
+        spec["dim"] = int(precision.shape[0])
+    elif mean is not None:
+        spec["dim"] = int(mean.size)
+    return spec
