@@ -121,9 +121,19 @@ def evaluate(
     if m.get("leaky_clips_included"):
         typer.echo(f"  warning: kept {m['leaky_clips_included']} test clips that overlap the training recordings "
                    "(--include-leaky): results may be optimistic")
+    promise = m["threshold_promise"]
+    lo, hi = promise["predicted_false_positives"]
+    typer.echo(f"  threshold promise {'kept' if promise['within_prediction'] else 'NOT kept'}: "
+               f"{promise['false_positives']} of {promise['normal_clips']} normal clips flagged, {lo}-{hi} expected "
+               f"from its calibration ({promise['method']}, {promise['calibration_clips']} clips)")
     for fault, info in m["coverage"]["faults"].items():
-        mds = info["min_detectable_severity"]
-        typer.echo(f"  {fault}: minimum detectable severity {'none' if mds is None else f'{mds:g}'}")
+        levels = [lv for lv in info["levels"] if lv["severity"] is None]
+        for lv in levels:  # real anomalies of unknown severity
+            typer.echo(f"  {fault}: detection rate {lv['detection_rate']:.2f} (AUC {lv['auc']:.2f}), "
+                       f"{'detected' if lv['detected'] else 'not significantly above the FPR'}")
+        if len(levels) < len(info["levels"]):
+            mds = info["min_detectable_severity"]
+            typer.echo(f"  {fault}: minimum detectable severity {'none' if mds is None else f'{mds:g}'}")
 
 
 def experiment(
