@@ -1,0 +1,72 @@
+"""The figures the README reports for the shipped experiments and for `tune` on MIMII, recomputed.
+
+Each test runs the README's command (the shipped spec, or bench/tune_real.py's recipe) and checks
+the reported numbers, so a change in the code computing them fails here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+#: README "Shipped experiments": AUC, minimum detectable severity, false alarms on the 30 test normals.
+EXPERIMENTS = {
+    "bearing": {"kmeans": (0.865, {"outer_race": 0.005, "inner_race": 0.005, "ball": 0.01, "imbalance": 0.2}, 1),
+                "autoencoder": (0.883, {"outer_race": 0.005, "inner_race": 0.01, "ball": 0.01, "imbalance": 0.2},
+                                0)},
+    "fan": {"kmeans": (0.661, {"clogging": 0.75, "voltage_change": 0.75, "unbalance": 0.75}, 1),
+            "autoencoder": (0.622, {"clogging": None, "voltage_change": 0.75, "unbalance": 0.75}, 1)},
+    "fan_lowband": {"kmeans": (0.627, {"unbalance": 0.75, "clogging": 1.0, "voltage_change": 1.0}, 3),
+                    "autoencoder": (0.624, {"unbalance": None, "clogging": None, "voltage_change": None}, 0)},
+}
+
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_shipped_experiment_figures(name, tmp_path):
+    from pipeline.experiment import load_spec, run_experiment
+
+    result = run_experiment(load_spec(PROJECT / "examples" / f"{name}_experiment.toml"), tmp_path / name,
+                            workers=2, progress=False)
+    for detector, (auc, minimum, false_alarms) in EXPERIMENTS[name].items():
+        m = result.metrics[detector]
+        assert m["auc"] == pytest.approx(auc, abs=0.0015), detector
+        found = {f: info["min_detectable_severity"] for f, info in m["coverage"]["faults"].items()}
+        assert found == minimum, detector
+        promise = m["threshold_promise"]
+        assert promise["false_positives"] == false_alarms and promise["normal_clips"] == 30
+        assert promise["calibration_clips"] == 30 and promise["method"] == "gamma tail"
+        assert promise["within_prediction"], detector
+
+
+def test_tune_on_mimii_fan_figures():
+    """README "Measured on real recordings", MIMII rows (the no-budget run of bench/tune_real.py)."""
+    spec = importlib.util.spec_from_file_location("tune_real", PROJECT / "bench" / "tune_real.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    import tempfile
+
+    from datasets.loaders import load_records
+    from pipeline.training import load_bundle
+    from pipeline.tune import TuneConfig, run_tune
+
+    normal = sorted((bench.MIMII / "normal").glob("*.wav"))
+    records = load_records(bench.MIMII)
+    test_normals = [r for r in records if r.label == "normal" and Path(r.path).name >= "00000005.wav"]
+    anomalies = [r for r in records if r.label == "anomaly"]
+    config = TuneConfig(machine="fan", target_fpr=bench.TARGET_FPR, segment_s=bench.SEGMENT_S, folds=5, seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run_tune([str(p) for p in normal[:5]], config, Path(tmp) / "tune", workers=2, progress=False)
+        figures = bench.test_figures(load_bundle(Path(tmp) / "tune" / "model"), test_normals, anomalies)
+    assert len(result.ranking) == 161
+    winner = result.winner
+    assert winner.name == "log-mel 16 x 4, 0-500 Hz · autoencoder (TinyML) · mean"
+    assert (winner.detected_cells, winner.cells) == (11, 12)
+    assert winner.mean_auc == pytest.approx(0.831, abs=0.005)
+    assert figures["auc"] == pytest.approx(0.992, abs=0.005) and figures["clip_auc"] == 1.0
+    assert figures["normal_segments"] == 25 and figures["false_positives"] == 0
+    assert figures["within_ci"] and figures["within_predicted"]
+    assert figures["predicted"] == (0, 3)
