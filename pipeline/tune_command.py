@@ -15,30 +15,72 @@ def _channel(text: str):
     return int(text) if text.strip().isdigit() else text.strip()
 
 
+#: Keys of a tune spec (TOML), the long option names with dashes as underscores.
+SPEC_KEYS = {"data", "machine", "faults", "severities", "target_fpr", "budget", "segment", "folds", "detectors",
+             "layout", "channel", "fault_scale", "rpm", "bearing", "seed"}
+#: Defaults of the options a spec may set.
+DEFAULTS = {"severities": "0.25,0.5,0.75,1", "target_fpr": 0.01, "segment": 2.0, "folds": 5,
+            "detectors": "kmeans,gaussian,autoencoder", "layout": "auto", "channel": "0", "fault_scale": "machine",
+            "seed": 0}
+
+
+def load_tune_spec(path: Path) -> dict:
+    """Read a tune spec: the command's options as TOML keys; ``data`` paths relative to the spec file."""
+    import tomllib
+
+    try:
+        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FaultsynthError(f"{path}: no such file: expected a tune spec (.toml)") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise FaultsynthError(f"{path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(doc) - SPEC_KEYS)
+    if unknown:
+        raise FaultsynthError(f"{path}: unknown keys {unknown}; expected some of {sorted(SPEC_KEYS)}")
+    data = doc.get("data", [])
+    data = [data] if isinstance(data, str) else list(data)
+    doc["data"] = [d if Path(d).is_absolute() else str(Path(path).parent / d) for d in data]
+    for key in ("faults", "severities", "detectors"):
+        if isinstance(doc.get(key), list):
+            doc[key] = ",".join(str(v) for v in doc[key])
+    if "channel" in doc:
+        doc["channel"] = str(doc["channel"])
+    return doc
+
+
 def tune(
-    data: Annotated[List[str], typer.Option("--data", help="Normal recordings of your machine: a file, folder, "
-                                                           "dataset or glob pattern (quote it); repeatable.")],
-    machine: Annotated[str, typer.Option("--machine", help="Machine type whose faults are injected (see "
-                                                           "synth --list).")],
     out: Annotated[Path, typer.Option("--out", help="Output folder (rerun the same command to resume).")],
+    data: Annotated[Optional[List[str]], typer.Option("--data", help="Normal recordings of your machine: a file, "
+                                                                     "folder, dataset or glob pattern (quote it); "
+                                                                     "repeatable.")] = None,
+    machine: Annotated[Optional[str], typer.Option("--machine", help="Machine type whose faults are injected "
+                                                                     "(see synth --list).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="Tune spec (.toml) with these options as "
+                                                                    "keys; options given here override it.")] = None,
     faults: Annotated[Optional[str], typer.Option(help="Comma list of fault types (default: all of the "
                                                        "machine's).")] = None,
-    severities: Annotated[str, typer.Option(help="Comma list of severity levels in (0, 1].")] = "0.25,0.5,0.75,1",
-    target_fpr: Annotated[float, typer.Option(help="False-positive rate the threshold is set for.")] = 0.01,
+    severities: Annotated[Optional[str], typer.Option(help="Comma list of severity levels in (0, 1] "
+                                                           "[default: 0.25,0.5,0.75,1].")] = None,
+    target_fpr: Annotated[Optional[float], typer.Option(help="False-positive rate the threshold is set for "
+                                                             "[default: 0.01].")] = None,
     budget: Annotated[Optional[str], typer.Option(help="Device budget the winner must meet, e.g. "
                                                        "flash=64KB,ram=32KB,instr=8M.")] = None,
-    segment: Annotated[float, typer.Option(help="Seconds per segment (one detector decision).")] = 2.0,
-    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
-    detectors: Annotated[str, typer.Option(help="Detector families to search.")] = "kmeans,gaussian,autoencoder",
-    layout: Annotated[str, typer.Option(help="Layout of the recordings (auto, mimii, dcase2020, wav, ...).")] = "auto",
-    channel: Annotated[str, typer.Option(help="Channel of multi-channel recordings: index, mean, or a CWRU "
-                                              "name (DE, FE, BA).")] = "0",
-    fault_scale: Annotated[str, typer.Option(help="machine (fault re the recording's level) or absolute "
-                                                  "(recordings in the generator's units, e.g. g).")] = "machine",
+    segment: Annotated[Optional[float], typer.Option(help="Seconds per segment, one detector decision "
+                                                          "[default: 2].")] = None,
+    folds: Annotated[Optional[int], typer.Option(help="Cross-validation folds [default: 5].")] = None,
+    detectors: Annotated[Optional[str], typer.Option(help="Detector families to search "
+                                                          "[default: kmeans,gaussian,autoencoder].")] = None,
+    layout: Annotated[Optional[str], typer.Option(help="Layout of the recordings (auto, mimii, dcase2020, wav, "
+                                                       "...) [default: auto].")] = None,
+    channel: Annotated[Optional[str], typer.Option(help="Channel of multi-channel recordings: index, mean, or a "
+                                                        "CWRU name (DE, FE, BA) [default: 0].")] = None,
+    fault_scale: Annotated[Optional[str], typer.Option(help="machine (fault re the recording's level) or "
+                                                            "absolute (recordings in the generator's units, "
+                                                            "e.g. g) [default: machine].")] = None,
     rpm: Annotated[Optional[float], typer.Option(help="Known shaft speed, rpm (fault generator).")] = None,
     bearing: Annotated[Optional[str], typer.Option(help="Known bearing preset, e.g. 6205.")] = None,
     workers: Annotated[int, typer.Option(help="Processes (results do not depend on it).")] = 2,
-    seed: Annotated[int, typer.Option(help="Seed of injection, folds and detectors.")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of injection, folds and detectors [default: 0].")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Pick front end, detector and threshold from faults injected into your normal recordings.
@@ -50,7 +92,19 @@ def tune(
     from pipeline.device_cost import parse_budget
     from pipeline.tune import TuneConfig, run_tune
 
-    levels, level_range = parse_severities(severities)
+    spec = load_tune_spec(config) if config is not None else {}
+    given = {"data": data or None, "machine": machine, "faults": faults, "severities": severities,
+             "target_fpr": target_fpr, "budget": budget, "segment": segment, "folds": folds,
+             "detectors": detectors, "layout": layout, "channel": channel, "fault_scale": fault_scale, "rpm": rpm,
+             "bearing": bearing, "seed": seed}
+    opt = {k: v if v is not None else spec.get(k, DEFAULTS.get(k)) for k, v in given.items()}
+    if not opt["data"]:
+        raise FaultsynthError("no normal recordings: expected --data FILE, FOLDER or PATTERN (or data in --config)")
+    if not opt["machine"]:
+        raise FaultsynthError("no machine type: expected --machine NAME (see synth --list), or machine in --config")
+    data, machine, faults, budget, rpm, bearing = (opt[k] for k in ("data", "machine", "faults", "budget", "rpm",
+                                                                     "bearing"))
+    levels, level_range = parse_severities(str(opt["severities"]))
     if level_range is not None:
         raise FaultsynthError("--severities: expected a comma list of levels such as 0.25,0.5,1, not a range")
     fixed: dict = {}
@@ -58,14 +112,14 @@ def tune(
         fixed["rpm"] = float(rpm)
     if bearing is not None:
         fixed["bearing"] = bearing
-    config = TuneConfig(machine=machine,
-                        faults=tuple(f.strip() for f in (faults or "").split(",") if f.strip()),
-                        severities=levels, target_fpr=target_fpr, segment_s=segment, folds=folds, seed=seed,
-                        channel=_channel(channel), layout=layout,
-                        budget=parse_budget(budget) if budget else None, fixed=fixed,
-                        detectors=tuple(d.strip() for d in detectors.split(",") if d.strip()),
-                        fault_scale=fault_scale)
-    result = run_tune(data, config, out, workers=workers, progress=not quiet)
+    tune_config = TuneConfig(machine=machine,
+                             faults=tuple(f.strip() for f in (faults or "").split(",") if f.strip()),
+                             severities=levels, target_fpr=float(opt["target_fpr"]), segment_s=float(opt["segment"]),
+                             folds=opt["folds"], seed=opt["seed"], channel=_channel(opt["channel"]),
+                             layout=opt["layout"], budget=parse_budget(budget) if budget else None, fixed=fixed,
+                             detectors=tuple(d.strip() for d in opt["detectors"].split(",") if d.strip()),
+                             fault_scale=opt["fault_scale"])
+    result = run_tune(data, tune_config, out, workers=workers, progress=not quiet)
     w = result.winner
     cal = w.calibration
     typer.echo(f"searched {len(result.ranking)} candidates in {sum(result.timings_s.values()):.0f} s"

@@ -25,9 +25,16 @@ EXPERIMENTS = {
 }
 
 
+#: README device table: AUC of the float and the int8 model of each shipped experiment's detectors.
+EXPORT_AUC = {("fan", "autoencoder"): (0.6223, 0.6286), ("fan", "kmeans"): (0.6607, 0.6613),
+              ("fan_lowband", "autoencoder"): (0.6241, 0.6222), ("fan_lowband", "kmeans"): (0.6272, 0.6272),
+              ("bearing", "autoencoder"): (0.8830, 0.8825), ("bearing", "kmeans"): (0.8650, 0.8654)}
+
+
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_shipped_experiment_figures(name, tmp_path):
     from pipeline.experiment import load_spec, run_experiment
+    from pipeline.export import export_bundle
 
     result = run_experiment(load_spec(PROJECT / "examples" / f"{name}_experiment.toml"), tmp_path / name,
                             workers=2, progress=False)
@@ -40,6 +47,10 @@ def test_shipped_experiment_figures(name, tmp_path):
         assert promise["false_positives"] == false_alarms and promise["normal_clips"] == 30
         assert promise["calibration_clips"] == 30 and promise["method"] == "gamma tail"
         assert promise["within_prediction"], detector
+        info = export_bundle(model_dir=tmp_path / name / "models" / detector, out_dir=tmp_path / f"x-{detector}")
+        auc_float, auc_int8 = EXPORT_AUC[(name, detector)]
+        assert info["evaluation"]["float"]["auc"] == pytest.approx(auc_float, abs=0.0015), detector
+        assert info["evaluation"]["int8"]["auc"] == pytest.approx(auc_int8, abs=0.0015), detector
 
 
 def test_tune_on_mimii_fan_figures():

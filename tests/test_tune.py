@@ -152,3 +152,23 @@ def test_bad_input(tmp_path, cli):
     (tmp_path / "taken" / "thesis.txt").write_text("not a tune run")
     result = cli("tune", "--data", short, "--machine", "fan", "--out", tmp_path / "taken")
     assert result.returncode == 2 and "holds something else" in result.stderr
+
+
+def test_tune_spec_file(tmp_path, cli):
+    """A TOML spec with the command's options; data paths relative to it; flags override it."""
+    from pipeline.tune_command import load_tune_spec
+
+    write_noise_recordings(tmp_path / "recs", n=3, seconds=4.0)
+    spec = tmp_path / "spec.toml"
+    spec.write_text('data = ["recs/*.wav"]\nmachine = "fan"\nfaults = ["unbalance"]\nseverities = [0.5, 1.0]\n'
+                    'segment = 1.0\nfolds = 3\ndetectors = "kmeans"\ntarget_fpr = 0.05\n')
+    doc = load_tune_spec(spec)
+    assert doc["data"] == [str(tmp_path / "recs/*.wav")] and doc["severities"] == "0.5,1.0"
+    result = cli("tune", "--config", spec, "--out", tmp_path / "out", "--quiet", "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "out" / "tune.json").read_text())
+    assert summary["config"]["faults"] == ["unbalance"] and summary["segments"] == 12
+    bad = tmp_path / "bad.toml"
+    bad.write_text('machine = "fan"\nsegmnet = 1.0\n')
+    result = cli("tune", "--config", bad, "--out", tmp_path / "o2")
+    assert result.returncode == 2 and "unknown keys ['segmnet']" in result.stderr
