@@ -36,7 +36,7 @@ COMMANDS = {
 
 #: synth keys accepted in a --config TOML file (besides the [params] table).
 CONFIG_KEYS = {"machine", "faults", "severities", "count", "duration", "sample_rate", "seed", "out",
-               "workers", "rpm", "bearing", "machine_id", "snr_db", "sensor", "params"}
+               "workers", "rpm", "bearing", "machine_id", "snr_db", "sensor", "params", "ids", "per_clip"}
 
 
 def _load_config(path: Path) -> dict:
@@ -61,6 +61,7 @@ def _print_machine_list() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from generators.identity import OPERATING, level_of
     from generators.registry import COMMON_PARAMETERS, get_machine, machine_names
     from generators.sensors import SENSORS
 
@@ -76,8 +77,17 @@ def _print_machine_list() -> None:
             table.add_row(fault.name + (" *" if fault.time_localised else ""), fault.description,
                           "\n".join(fault.parameters))
         console.print(table)
-        params = ", ".join(machine.parameters)
-        console.print(f"  parameters ({name}): {params}\n")
+        params = Table(title=f"{name}: parameters (level: build = once per machine id, operating = per clip "
+                             "around the machine's value, recording = per clip)", title_justify="left")
+        params.add_column("parameter")
+        params.add_column("level")
+        params.add_column("meaning, unit, default range")
+        for key, doc in machine.parameters.items():
+            level = level_of(name, key)
+            if level == "operating":
+                level += f" (+/-{100 * OPERATING[name][key]:g} %)"
+            params.add_row(key, level, doc)
+        console.print(params)
     console.print("common parameters: " + "; ".join(f"{k}: {v}" for k, v in COMMON_PARAMETERS.items()))
     console.print("sensors: " + "; ".join(f"{k}: {v}" for k, v in SENSORS.items()))
     console.print("* time-localised: events.csv records each occurrence")
@@ -103,6 +113,11 @@ def synth(
     snr_db: Optional[str] = typer.Option(None, "--snr-db", help="Background-noise SNR in dB: value or lo:hi."),
     sensor: Optional[str] = typer.Option(None, help="Sensor model, e.g. ideal, adxl355, iis3dwb, mp34dt05."),
     machine_id: Optional[str] = typer.Option(None, help="Machine id in file names (default id_00)."),
+    ids: Optional[int] = typer.Option(None, help="Number of machines (ids id_00, id_02, ... as DCASE numbers "
+                                                 "them), each with --count clips per class (default 1)."),
+    per_clip: Optional[bool] = typer.Option(None, "--per-clip/--per-machine",
+                                            help="Draw every parameter per clip (domain randomisation) instead "
+                                                 "of one machine per id (default: per machine)."),
     list_machines: bool = typer.Option(False, "--list", help="Print machines x fault types and parameters."),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
@@ -144,7 +159,8 @@ def synth(
                                severity_range=sev_range, count=pick(count, "count", 10),
                                duration_s=float(pick(duration, "duration", 10.0)),
                                sample_rate=pick(sample_rate, "sample_rate"), seed=pick(seed, "seed", 0),
-                               machine_id=pick(machine_id, "machine_id", "id_00"), fixed=fixed)
+                               machine_id=pick(machine_id, "machine_id", "id_00"), fixed=fixed,
+                               ids=pick(ids, "ids", 1), per_clip=pick(per_clip, "per_clip", False))
     records = synthesize(synth_config, Path(out_dir), workers=pick(workers, "workers", 1), progress=not quiet)
     n_anomaly = sum(r.label == "anomaly" for r in records)
     typer.echo(f"wrote {len(records)} clips ({len(records) - n_anomaly} normal, {n_anomaly} anomaly) "

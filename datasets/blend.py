@@ -311,6 +311,9 @@ class InjectConfig:
         Resample recordings to this rate (Hz); None keeps theirs (must be one rate).
     machine_id : str
     fault_scale : {"machine", "absolute"}
+    per_clip : bool
+        Draw every fault-generator parameter per clip instead of one synthetic machine
+        (``machine_id``'s build, :mod:`generators.identity`) behind all clips.
     """
 
     machine: str
@@ -324,6 +327,7 @@ class InjectConfig:
     sample_rate: int | None = None
     machine_id: str = "id_00"
     fault_scale: str = "machine"
+    per_clip: bool = False
 
     def __post_init__(self) -> None:
         from datasets.synth import check_clip_plan
@@ -343,7 +347,18 @@ class InjectConfig:
                           "severities": list(self.severities), "count": self.count,
                           "duration_s": self.duration_s, "seed": self.seed, "fixed": dict(sorted(self.fixed.items())),
                           "channel": self.channel, "sample_rate": self.sample_rate,
-                          "machine_id": self.machine_id, "fault_scale": self.fault_scale})
+                          "machine_id": self.machine_id, "fault_scale": self.fault_scale,
+                          "per_clip": self.per_clip})
+
+    def clip_fixed(self, sample_rate: int) -> dict:
+        """The fault generator's ``fixed`` mapping for a clip: the machine id's build, or the user's values."""
+        if self.per_clip:
+            return dict(self.fixed)
+        from generators.identity import clip_fixed, machine_build
+
+        build = machine_build(self.machine, seed=self.seed, machine_id=self.machine_id, sample_rate=sample_rate,
+                              fixed=self.fixed)
+        return clip_fixed(self.machine, build, self.fixed)
 
 
 @dataclass(frozen=True)
@@ -410,7 +425,8 @@ def _inject_one(item: tuple[str, _InjectJob]) -> tuple[dict, list]:
     else:
         seed = clip_seed(config.seed, job.index)
         result = inject_clip(segment, machine=config.machine, fault=job.fault, severity=job.severity,
-                             sample_rate=rate, seed=seed, fixed=config.fixed, fault_scale=config.fault_scale)
+                             sample_rate=rate, seed=seed, fixed=_clip_fixed(config, rate),
+                             fault_scale=config.fault_scale)
         signal, origin = result.signal, "mixed"
         params = {**result.params, **provenance}
         events = [[job.path, e.onset_s, e.offset_s, e.fault] for e in result.events]
@@ -420,6 +436,17 @@ def _inject_one(item: tuple[str, _InjectJob]) -> tuple[dict, list]:
                         sample_rate=rate, duration_s=n_seg / rate, channels=1, params=jsonable(params),
                         sha256=digest)
     return record.manifest_row(), events
+
+
+_FIXED_CACHE: dict = {}
+
+
+def _clip_fixed(config: InjectConfig, rate: int) -> dict:
+    """``config.clip_fixed(rate)``, computed once per process."""
+    key = (json.dumps(config.to_dict(), sort_keys=True), rate)
+    if key not in _FIXED_CACHE:
+        _FIXED_CACHE[key] = config.clip_fixed(rate)
+    return _FIXED_CACHE[key]
 
 
 def _source_params(record: ClipRecord) -> dict:

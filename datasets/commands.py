@@ -98,7 +98,10 @@ def inject(
     fault_scale: str = typer.Option("machine", help="machine: fault keeps the generator's fault-to-machine "
                                                     "ratio relative to the segment RMS; absolute: gain 1 "
                                                     "(recordings in g)."),
-    machine_id: str = typer.Option("id_00", help="Machine id in file names."),
+    machine_id: str = typer.Option("id_00", help="Machine id in file names; the synthetic machine whose "
+                                                 "faults are injected is drawn once from (seed, id)."),
+    per_clip: bool = typer.Option(False, "--per-clip", help="Draw the fault generator's parameters per clip "
+                                                            "(domain randomisation) instead of one machine."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable recordings and list them."),
 ) -> None:
     """Inject synthetic faults into real normal recordings (writes a dataset; source 'mixed')."""
@@ -113,7 +116,8 @@ def inject(
         fixed["bearing"] = bearing
     config = InjectConfig(machine=machine, faults=_split(faults), severities=_floats("severities", severities),
                           count=count, duration_s=duration, seed=seed, fixed=fixed, channel=_channel(channel),
-                          sample_rate=sample_rate, machine_id=machine_id, fault_scale=fault_scale)
+                          sample_rate=sample_rate, machine_id=machine_id, fault_scale=fault_scale,
+                          per_clip=per_clip)
     bad: list | None = [] if skip_bad else None
     records = run_inject(input, config, out, layout=layout, workers=workers, bad=bad)
     n_anomaly = sum(r.label == "anomaly" for r in records)

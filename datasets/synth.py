@@ -10,6 +10,7 @@ written last, so its presence means the dataset is complete).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import multiprocessing
@@ -26,7 +27,8 @@ from datasets.manifest import write_events, write_manifest
 from datasets.records import ClipRecord
 from datasets.wav import write_wav
 from errors import FaultsynthError
-from generators.base import check_fault, check_severity
+from generators.base import check_fault, check_severity, jsonable
+from generators.identity import clip_fixed, machine_build
 from generators.registry import get_machine, render_clip, sample_clip_params
 
 VERSION = "0.1.0"
@@ -58,9 +60,15 @@ class SynthConfig:
     seed : int
         Root seed.
     machine_id : str
-        DCASE machine id written in file names, e.g. ``"id_00"``.
+        DCASE machine id written in file names, e.g. ``"id_00"``; the first of ``ids``.
     fixed : dict
         Fixed physical parameters (value or [low, high]), e.g. ``{"rpm": 1797, "bearing": "6205"}``.
+    ids : int
+        Machines: ``ids`` machine ids numbered as DCASE does (``machine_id`` then every second
+        number: id_00, id_02, ...), each with ``count`` clips per class.
+    per_clip : bool
+        Draw every parameter per clip (domain randomisation) instead of one machine per id
+        (:mod:`generators.identity`).
     """
 
     machine: str
@@ -73,13 +81,25 @@ class SynthConfig:
     seed: int = 0
     machine_id: str = "id_00"
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    ids: int = 1
+    per_clip: bool = False
 
     def __post_init__(self) -> None:
+        if isinstance(self.ids, bool) or not isinstance(self.ids, int) or not 1 <= self.ids <= 50:
+            raise FaultsynthError(f"ids must be a whole number of machines in 1..50, got {self.ids!r}")
+        if not isinstance(self.per_clip, bool):
+            raise FaultsynthError(f"per_clip must be true or false, got {self.per_clip!r}")
         check_clip_plan(machine=self.machine, faults=self.faults, severities=self.severities,
                         count=self.count, duration_s=self.duration_s, seed=self.seed, machine_id=self.machine_id,
                         severity_range=self.severity_range)
         if self.sample_rate is not None and not (isinstance(self.sample_rate, int) and self.sample_rate > 0):
             raise FaultsynthError(f"sample rate must be a positive whole number of Hz, got {self.sample_rate!r}")
+
+    @property
+    def machine_ids(self) -> list[str]:
+        """The machine ids of the dataset: ``machine_id`` and the next ``ids - 1`` even steps."""
+        first = int(self.machine_id[3:])
+        return [f"id_{first + 2 * k:02d}" for k in range(self.ids)]
 
     @property
     def rate(self) -> int:
@@ -136,6 +156,7 @@ class ClipPlan:
     label: str
     fault: str
     severity: float | None  # None: draw from the config's severity range
+    machine_id: str = "id_00"
 
 
 def plan_clips(config: SynthConfig) -> list[ClipPlan]:
@@ -146,13 +167,29 @@ def plan_clips(config: SynthConfig) -> list[ClipPlan]:
         levels = [None] if config.severity_range is not None else list(config.severities)
         classes += [("test", "anomaly", fault, level) for level in levels]
     plans, counters = [], {}
-    for split, label, fault, severity in classes:
-        for _ in range(config.count):
-            n = counters.get((split, label), 0)
-            counters[(split, label)] = n + 1
-            path = f"{config.machine}/{split}/{label}_{config.machine_id}_{n:08d}.wav"
-            plans.append(ClipPlan(len(plans), path, split, label, fault, severity))
+    for machine_id in config.machine_ids:
+        for split, label, fault, severity in classes:
+            for _ in range(config.count):
+                n = counters.get((machine_id, split, label), 0)
+                counters[(machine_id, split, label)] = n + 1
+                path = f"{config.machine}/{split}/{label}_{machine_id}_{n:08d}.wav"
+                plans.append(ClipPlan(len(plans), path, split, label, fault, severity, machine_id))
     return plans
+
+
+def clip_parameters(config: SynthConfig, machine_id: str) -> dict:
+    """The ``fixed`` mapping of a clip of ``machine_id``: its machine's build, or the user's values only."""
+    if config.per_clip:
+        return dict(config.fixed)
+    return clip_fixed(config.machine, _build(config.machine, config.seed, machine_id, config.rate,
+                                             json.dumps(jsonable(dict(config.fixed)), sort_keys=True)),
+                      config.fixed)
+
+
+@functools.lru_cache(maxsize=64)
+def _build(machine: str, seed: int, machine_id: str, rate: int, fixed_json: str) -> dict:
+    """Cached :func:`generators.identity.machine_build` (one draw per machine id and process)."""
+    return machine_build(machine, seed=seed, machine_id=machine_id, sample_rate=rate, fixed=json.loads(fixed_json))
 
 
 def clip_seed(root_seed: int, index: int) -> int:
@@ -180,7 +217,7 @@ def render_and_write(config: SynthConfig, plan: ClipPlan, root: str) -> dict:
     machine = get_machine(config.machine)
     rendered = render_clip(config.machine, fault=plan.fault, severity=_severity(config, plan, seed),
                            duration_s=config.duration_s, sample_rate=config.rate, seed=seed,
-                           fixed=config.fixed)
+                           fixed=clip_parameters(config, plan.machine_id))
     signal = rendered.signal
     if not np.all(np.isfinite(signal)):
         raise FaultsynthError(f"{plan.path}: the generator produced non-finite samples (a bug: please report)")
@@ -189,7 +226,8 @@ def render_and_write(config: SynthConfig, plan: ClipPlan, root: str) -> dict:
     if machine.kind == "audio":
         params["clipped_fraction"] = float(np.mean(np.abs(signal) >= 1.0))
     digest = write_wav(Path(root) / plan.path, signal, config.rate, subtype=_subtype(machine.kind))
-    record = ClipRecord(path=plan.path, split=plan.split, machine=config.machine, machine_id=config.machine_id,
+    params["machine_identity"] = "per clip" if config.per_clip else plan.machine_id
+    record = ClipRecord(path=plan.path, split=plan.split, machine=config.machine, machine_id=plan.machine_id,
                         label=plan.label, fault=plan.fault, severity=float(params["severity"]),
                         source="synthetic", seed=seed, sample_rate=config.rate,
                         duration_s=signal.size / config.rate, channels=1, params=params, sha256=digest)
@@ -203,8 +241,8 @@ def preflight(config: SynthConfig) -> None:
     probes = [("none", 0.0)] + [(f, max(config.severity_range or config.severities)) for f in config.faults]
     for i, (fault, severity) in enumerate(probes):
         rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(2**31 - 1, i)))
-        params = sample_clip_params(machine, rng, fault=fault, severity=severity, fixed=config.fixed,
-                                    sample_rate=config.rate)
+        params = sample_clip_params(machine, rng, fault=fault, severity=severity,
+                                    fixed=clip_parameters(config, config.machine_ids[-1]), sample_rate=config.rate)
         params.update(sample_rate=config.rate, duration_s=min(config.duration_s, 0.25))
         machine.render(params, duration_s=params["duration_s"], sample_rate=config.rate, rng=rng)
 

@@ -8,12 +8,47 @@ contact angle a) gives, as multiples of the shaft rate f_r (outer ring fixed):
 - BPFI = n f_r/2 * (1 + d/D cos a)          (ball pass, inner race)
 - BSF  = D f_r/(2d) * (1 - (d/D cos a)^2)   (ball spin)
 
-Localised faults are trains of impacts (one per rolling element passing the
+Localised race faults are trains of impacts (one per rolling element passing the
 defect) that ring the structure's resonances; each impact time jitters by
 ``slip_pct`` percent of its period. Amplitudes follow the load zone: inner race
-defects are modulated at the shaft rate (the defect turns with the shaft), ball
-defects at the cage rate (the ball travels with the cage); an outer race defect
-is taken to sit in the middle of the load zone (like CWRU's "@6:00" faults).
+defects are modulated at the shaft rate (the defect turns with the shaft); an
+outer race defect is taken to sit in the middle of the load zone (like CWRU's
+"@6:00" faults).
+
+Impact strength. A rolling element that crosses a defect unloads and then
+re-strikes the far edge. Once the defect is wider than the Hertzian contact
+(a few tenths of a mm for a 6205 at light load) the element unloads fully, so the
+strike grows less than in proportion to the width: the peak impact is
+``impact_g_per_mm * k_fault * w_eff * shaft_hz/30`` g with the effective width
+``w_eff = defect_mm / (1 + defect_mm / DEFECT_SATURATION_MM)`` (linear for small
+defects, saturating above ~0.1 mm), and ``k_fault`` a per-fault-type factor
+(:data:`IMPACT_TYPE_GAIN`) for the transfer path and the share of the load the
+struck element carries. Both were calibrated against the CWRU drive-end 0 HP
+recordings (``bench/cwru_sim2real.py``, ``tests/test_cwru_calibration.py``): the
+fault RMS at the 0.007 in (0.178 mm) defect lies within 3 dB of the two CWRU
+recordings' geometric mean for each fault type (CWRU's own 12 kHz and 48 kHz
+0.007 in recordings differ by 5-6 dB; its 0.014 in inner- and outer-race files
+are 9-20 dB below the other sizes and were not used).
+
+Ball (rolling element) defects. The ball spins at BSF about an axis that is not
+fixed: it wanders within the cage pocket, so the spall crosses the contact track
+only on some spin revolutions, at a varying latitude, and meets the outer and the
+inner race once each per spin (2xBSF), the inner-race contact being weaker
+(``ball_inner_ratio``: the path runs through the ball and the inner ring). Each
+potential strike therefore happens with probability :data:`BALL_STRIKE_PROBABILITY`
+and with a broad, log-normal strength spread (:data:`BALL_STRIKE_SPREAD`), and its
+time jitters :data:`BALL_SLIP_FACTOR` times more than a race impact (ball spin slips
+more than the cage). Between clean strikes the rough spall drags through the
+contact: cyclostationary noise through the same resonances, gated around each race
+contact at the spin rate (raised-cosine gate of power :data:`BALL_GATE_POWER`) with an
+RMS :data:`BALL_NOISE_RATIO` times the strike peak. Strikes and noise are modulated by
+the load zone as the ball travels with the cage (FTF, ``load_zone_deg`` and
+``unloaded_fraction``). The envelope spectrum then shows 2xBSF and its FTF
+sidebands plus a line at FTF, and the signal is far less impulsive than a race
+fault of the same RMS, as in the CWRU ball recordings (B007 Gaussian with cage-rate
+lines, B014 dominated by FTF with a weak 2xBSF line at 4.73 f_r, B021 with 2xBSF at
+4.71 f_r and BSF).
+
 Distributed ``wear`` is broadband noise through the same resonances whose
 amplitude is modulated at the shaft rate (cyclostationary).
 """
@@ -77,21 +112,47 @@ BEARINGS: dict[str, BearingGeometry] = {
     "6203": BearingGeometry(n_balls=8, ball_diameter_mm=6.75, pitch_diameter_mm=28.5),
 }
 
+#: Default range of ``impact_g_per_mm`` (g per mm of effective defect width at 1800 rpm).
+IMPACT_G_PER_MM_RANGE = (20.0, 100.0)
+#: Defect width (mm) above which the impact strength saturates (about the Hertzian contact width).
+DEFECT_SATURATION_MM = 0.1
+#: Per-fault-type factor on the impact strength (transfer path, load share), calibrated on CWRU.
+IMPACT_TYPE_GAIN = {"outer_race": 1.0, "inner_race": 0.76, "ball": 0.19}
+#: Ball defects: chance that the spall strikes at a given race contact (spin-axis wander).
+BALL_STRIKE_PROBABILITY = 0.5
+#: Ball defects: standard deviation of the log strike strength (natural log).
+BALL_STRIKE_SPREAD = 0.6
+#: Ball defects: strike time jitter relative to ``slip_pct`` (ball spin slips more than the cage).
+BALL_SLIP_FACTOR = 3.0
+#: Ball defects: RMS per sample of the spall's contact-noise impulses (gate peak) relative to the strike peak.
+BALL_NOISE_RATIO = 0.2
+#: Ball defects: power of the raised-cosine gate of the contact noise around each race contact.
+BALL_GATE_POWER = 4
+
+
+def effective_defect_mm(defect_mm: float) -> float:
+    """Defect width that sets the impact strength, mm: ``w / (1 + w / DEFECT_SATURATION_MM)``."""
+    return defect_mm / (1 + defect_mm / DEFECT_SATURATION_MM)
+
+
+def _impact_text(fault: str, where: str) -> str:
+    return (f"impact_g: impact_g_per_mm * {IMPACT_TYPE_GAIN[fault]:g} * w_eff * shaft_hz/30 g peak per impact{where}, "
+            f"w_eff = defect_mm/(1 + defect_mm/{DEFECT_SATURATION_MM:g} mm)")
+
+
 FAULTS: dict[str, FaultSpec] = {
     "outer_race": FaultSpec(
         "outer_race", "spall on the outer race in the load zone: impacts at BPFO ringing the structure",
-        ("defect_mm: 0.6*severity mm defect width",
-         "impact_g: impact_g_per_mm * defect_mm * shaft_hz/30 g peak per impact")),
+        ("defect_mm: 0.6*severity mm defect width", _impact_text("outer_race", ""))),
     "inner_race": FaultSpec(
         "inner_race",
         "spall on the inner race: impacts at BPFI, amplitude-modulated at the shaft rate by the load zone",
-        ("defect_mm: 0.6*severity mm defect width",
-         "impact_g: impact_g_per_mm * defect_mm * shaft_hz/30 g peak per impact in the load zone centre")),
+        ("defect_mm: 0.6*severity mm defect width", _impact_text("inner_race", " in the load zone centre"))),
     "ball": FaultSpec(
-        "ball", "spall on one rolling element: impacts at 2xBSF (alternately on both races), modulated at FTF",
+        "ball", "spall on one rolling element: intermittent strikes and contact noise at 2xBSF (alternately on "
+                "both races), modulated at FTF by the load zone",
         ("defect_mm: 0.6*severity mm defect width",
-         "impact_g: impact_g_per_mm * defect_mm * shaft_hz/30 g peak per outer-race impact; "
-         "ball_inner_ratio times that on the inner race")),
+         _impact_text("ball", " on the outer race (median strike)") + "; ball_inner_ratio times that on the inner race")),
     "cage": FaultSpec(
         "cage", "damaged cage: one knock per cage revolution (FTF) ringing the structure",
         ("cage_impact_g: 0.5*severity*shaft_hz/30 g peak per impact",)),
@@ -110,7 +171,8 @@ PARAMETERS: dict[str, str] = {
     "load_zone_deg": "half angle of the load zone, degrees (default 60..110)",
     "unloaded_fraction": "impact amplitude outside the load zone relative to its centre (default 0.05..0.3)",
     "bearing_noise_g": "RMS of the healthy bearing's broadband noise, g (default 0.005..0.03, log)",
-    "impact_g_per_mm": "peak impact acceleration per mm of defect width at 1800 rpm, g/mm (default 5..25)",
+    "impact_g_per_mm": "peak impact acceleration per mm of effective defect width at 1800 rpm, g/mm (default "
+                       f"{IMPACT_G_PER_MM_RANGE[0]:g}..{IMPACT_G_PER_MM_RANGE[1]:g})",
     "impact_jitter_pct": "random impact-to-impact amplitude variation, % (default 5..25)",
     "ball_inner_ratio": "ball fault: inner-race impact relative to outer-race impact (default 0.3..0.8)",
     "wear_modulation": "wear: depth of the shaft-rate amplitude modulation (default 0.2..0.8)",
@@ -161,7 +223,7 @@ def sample(rng: np.random.Generator, fixed: Fixed, *, fault: str, severity: floa
     p["load_zone_deg"] = draw(rng, fixed, "load_zone_deg", 60.0, 110.0)
     p["unloaded_fraction"] = draw(rng, fixed, "unloaded_fraction", 0.05, 0.3)
     p["bearing_noise_g"] = draw(rng, fixed, "bearing_noise_g", 0.005, 0.03, log=True)
-    gain = draw(rng, fixed, "impact_g_per_mm", 5.0, 25.0)
+    gain = draw(rng, fixed, "impact_g_per_mm", *IMPACT_G_PER_MM_RANGE)
     jitter = draw(rng, fixed, "impact_jitter_pct", 5.0, 25.0)
     inner_ratio = draw(rng, fixed, "ball_inner_ratio", 0.3, 0.8)
     modulation = draw(rng, fixed, "wear_modulation", 0.2, 0.8)
@@ -170,7 +232,8 @@ def sample(rng: np.random.Generator, fixed: Fixed, *, fault: str, severity: floa
     speed = shaft_hz / 30.0
     if fault in ("outer_race", "inner_race", "ball"):
         defect_mm = 0.6 * s
-        p.update(defect_mm=defect_mm, impact_g_per_mm=gain, impact_g=gain * defect_mm * speed,
+        impact_g = gain * IMPACT_TYPE_GAIN[fault] * effective_defect_mm(defect_mm) * speed
+        p.update(defect_mm=defect_mm, impact_g_per_mm=gain, impact_g=impact_g,
                  impact_jitter_pct=jitter, defect_phase_rad=defect_phase)
         if fault == "ball":
             p["ball_inner_ratio"] = inner_ratio
@@ -222,20 +285,54 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
         fault *= motion.angle().lookup(modulation, out=motion.scratch())
         return noise, fault
     zone = dict(half_angle_deg=float(params["load_zone_deg"]), unloaded_fraction=float(params["unloaded_fraction"]))
+    if fault_name == "ball":
+        return noise, _ball_fault(params, motion=motion, rng=rng, zone=zone)
     if fault_name == "cage":
         rate, amplitude = float(params["ftf_hz"]) / f_r, float(params["cage_impact_g"])
     else:
         amplitude = float(params["impact_g"])
-        rate = {"outer_race": float(params["bpfo_hz"]), "inner_race": float(params["bpfi_hz"]),
-                "ball": 2 * float(params["bsf_hz"])}[fault_name] / f_r
+        rate = {"outer_race": float(params["bpfo_hz"]), "inner_race": float(params["bpfi_hz"])}[fault_name] / f_r
     positions = event_revs(total, events_per_rev=rate, slip_pct=slip, offset=phase / (2 * np.pi), rng=rng)
     jitter = float(params["impact_jitter_pct"]) / 100
     heights = amplitude * np.clip(1 + jitter * rng.standard_normal(positions.size), 0, None)
     if fault_name == "inner_race":
         heights *= load_zone(2 * np.pi * positions + phase, **zone)
-    elif fault_name == "ball":
-        cage_angle = 2 * np.pi * positions * float(params["ftf_hz"]) / f_r + phase
-        heights *= load_zone(cage_angle, **zone)
-        heights[1::2] *= float(params["ball_inner_ratio"])  # every other impact is on the inner race
     fault = ring(impulses(motion, positions, heights), params, fs)
     return noise, fault
+
+
+def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Generator,
+                zone: Mapping[str, float]) -> np.ndarray:
+    """Ball spall: intermittent strikes plus gated contact noise at 2xBSF, load-zone modulated at FTF (g)."""
+    fs = motion.sample_rate
+    f_r = motion.shaft_hz
+    phase = float(params["defect_phase_rad"])
+    amplitude = float(params["impact_g"])
+    inner = float(params["ball_inner_ratio"])
+    cage_per_rev = float(params["ftf_hz"]) / f_r
+    spin_per_rev = float(params["bsf_hz"]) / f_r
+    # Strikes: one potential contact per half spin, alternately outer (even) and inner (odd) race.
+    positions = event_revs(motion.revs[-1], events_per_rev=2 * spin_per_rev,
+                           slip_pct=BALL_SLIP_FACTOR * float(params.get("slip_pct", 1.5)),
+                           offset=phase / (2 * np.pi), rng=rng)
+    jitter = float(params["impact_jitter_pct"]) / 100
+    heights = amplitude * np.clip(1 + jitter * rng.standard_normal(positions.size), 0, None)
+    heights *= np.exp(BALL_STRIKE_SPREAD * rng.standard_normal(positions.size))
+    heights *= rng.random(positions.size) < BALL_STRIKE_PROBABILITY
+    heights *= load_zone(2 * np.pi * positions * cage_per_rev + phase, **zone)
+    heights[1::2] *= inner
+    fault = impulses(motion, positions, heights)
+    # Contact noise of the spall dragging through the contact, gated at the spin rate and load-zone modulated.
+    # Spin revolutions, zero at the outer-race contacts (strike k sits at (k + offset) / (2 spin_per_rev) revs).
+    spin = motion.revs * spin_per_rev
+    spin -= phase / (4 * np.pi)
+    gate = (0.5 + 0.5 * np.cos(2 * np.pi * spin)) ** BALL_GATE_POWER
+    gate += inner * (0.5 - 0.5 * np.cos(2 * np.pi * spin)) ** BALL_GATE_POWER
+    gate *= load_zone(2 * np.pi * motion.revs * cage_per_rev + phase, **zone)
+    contact = rng.standard_normal(motion.n)
+    contact *= gate
+    # White impulses of RMS BALL_NOISE_RATIO * impact_g per sample at the gate's peak (outer-race contact in the
+    # load-zone centre), rung through the structure like the strikes.
+    contact *= BALL_NOISE_RATIO * amplitude
+    fault += contact
+    return ring(fault, params, fs)

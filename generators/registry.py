@@ -46,6 +46,19 @@ def get_machine(name: str) -> Machine:
     return getattr(importlib.import_module(module_name), attribute)
 
 
+def check_fixed(machine: Machine, fixed: Fixed) -> None:
+    """Raise unless every fixed name is a parameter of ``machine`` or a common one (typos are refused)."""
+    valid = set(machine.parameters) | set(COMMON_PARAMETERS)
+    unknown = sorted(set(fixed) - valid)
+    if unknown:
+        import difflib
+
+        hints = [f"{u!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(u, valid, n=1))
+                 else repr(u) for u in unknown]
+        raise FaultsynthError(f"unknown parameter(s) {', '.join(hints)} for machine {machine.name!r}: expected "
+                              f"some of {', '.join(sorted(valid))} (see synth --list)")
+
+
 def sample_clip_params(machine: Machine, rng: np.random.Generator, *, fault: str, severity: float,
                        fixed: Fixed, sample_rate: int | None = None) -> dict:
     """Draw every parameter of one clip: the machine's own, then noise and sensor.
@@ -54,6 +67,7 @@ def sample_clip_params(machine: Machine, rng: np.random.Generator, *, fault: str
     means the machine's default rate.
     """
     check_fault(machine, fault)
+    check_fixed(machine, fixed)
     severity = 0.0 if fault == "none" else check_severity(severity)
     params = machine.sample_params(rng, fault=fault, severity=severity, fixed=fixed,
                                    sample_rate=sample_rate or machine.default_sample_rate)

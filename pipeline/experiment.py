@@ -36,7 +36,7 @@ STAGES_DIR = ".stages"
 #: Allowed keys of each TOML table (one place for validation).
 _TOP_KEYS = {"name", "seed", "data", "faults", "features", "training", "detectors"}
 _DATA_KEYS = {"source", "machine", "machine_id", "count", "duration_s", "sample_rate", "fixed",
-              "path", "layout", "channel", "fault_scale"}
+              "path", "layout", "channel", "fault_scale", "per_clip"}
 _FAULT_KEYS = {"types", "severities"}
 #: [features]: a preset and any FeatureConfig field but the sample rate (the data's).
 _FEATURE_KEYS = {f.name for f in dataclasses.fields(FeatureConfig)} - {"sample_rate"} | {"preset"}
@@ -77,6 +77,9 @@ class ExperimentSpec:
     fault_scale : {"machine", "absolute"}
         How injected faults are scaled (see datasets.blend): relative to the
         real clip as the generator's fault to its machine, or in the generator's units.
+    per_clip : bool
+        Draw every generator parameter per clip (domain randomisation) instead of one
+        machine per id (:mod:`generators.identity`).
     features : str
         Feature preset (see pipeline.clip_features.resolve_feature_config).
     feature_overrides : dict
@@ -104,6 +107,7 @@ class ExperimentSpec:
     real_layout: str = "auto"
     channel: int | str = 0
     fault_scale: str = "machine"
+    per_clip: bool = False
     features: str = "dcase"
     feature_overrides: Mapping[str, Any] = field(default_factory=dict)
     target_fpr: float = 0.01
@@ -189,7 +193,7 @@ class ExperimentSpec:
         return InjectConfig(machine=self.machine, faults=tuple(self.faults), severities=tuple(self.severities),
                             count=self.count, duration_s=float(self.duration_s), seed=self.seed,
                             fixed=dict(self.fixed), channel=self.channel, sample_rate=self.sample_rate,
-                            machine_id=self.machine_id, fault_scale=self.fault_scale)
+                            machine_id=self.machine_id, fault_scale=self.fault_scale, per_clip=self.per_clip)
 
     def to_dict(self) -> dict:
         """JSON-serialisable form."""
@@ -231,7 +235,8 @@ def spec_from_dict(doc: Mapping[str, Any]) -> ExperimentSpec:
     kwargs: dict[str, Any] = dict(
         name=doc.get("name", "experiment"), machine=data["machine"], faults=tuple(faults.get("types", ())),
         severities=tuple(faults.get("severities", ())), fixed=dict(fixed), detectors=dict(detectors))
-    for key in ("source", "count", "duration_s", "sample_rate", "machine_id", "channel", "fault_scale"):
+    for key in ("source", "count", "duration_s", "sample_rate", "machine_id", "channel", "fault_scale",
+                "per_clip"):
         if key in data:
             kwargs[key] = data[key]
     if "path" in data:
@@ -302,7 +307,7 @@ def _synth_config(spec: ExperimentSpec):
 
     return SynthConfig(machine=spec.machine, faults=spec.faults, severities=spec.severities, count=spec.count,
                        duration_s=float(spec.duration_s), sample_rate=spec.sample_rate, seed=spec.seed,
-                       machine_id=spec.machine_id, fixed=spec.fixed)
+                       machine_id=spec.machine_id, fixed=spec.fixed, per_clip=spec.per_clip)
 
 
 def _make_data(spec: ExperimentSpec, folder: Path, *, workers: int, progress: bool) -> None:
@@ -319,7 +324,7 @@ def _make_data(spec: ExperimentSpec, folder: Path, *, workers: int, progress: bo
 
 def _data_hash(spec: ExperimentSpec) -> str:
     keys = ("source", "machine", "faults", "severities", "count", "duration_s", "sample_rate", "seed",
-            "machine_id", "fixed", "real_path", "real_layout", "channel", "fault_scale")
+            "machine_id", "fixed", "real_path", "real_layout", "channel", "fault_scale", "per_clip")
     d = spec.to_dict()
     return canonical_hash({"data": {k: d[k] for k in keys}})
 

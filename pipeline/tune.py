@@ -36,6 +36,7 @@ import math
 import multiprocessing
 import os
 import shutil
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -92,6 +93,9 @@ class TuneConfig:
         Autoencoder training epochs.
     fault_scale : {"machine", "absolute"}
         Injection scaling (datasets.blend).
+    per_clip : bool
+        Draw the fault generator's parameters per injected segment instead of one synthetic
+        machine behind all of them (:mod:`generators.identity`).
     """
 
     machine: str
@@ -108,6 +112,7 @@ class TuneConfig:
     detectors: tuple[str, ...] = DEFAULT_DETECTORS
     ae_epochs: int = 20
     fault_scale: str = "machine"
+    per_clip: bool = False
 
     def __post_init__(self) -> None:
         from generators.base import check_fault, check_severity
@@ -144,6 +149,19 @@ class TuneConfig:
         object.__setattr__(self, "severities", tuple(float(s) for s in self.severities))
         object.__setattr__(self, "fixed", dict(self.fixed))
         object.__setattr__(self, "detectors", tuple(self.detectors))
+        from generators.registry import check_fixed
+
+        check_fixed(machine, self.fixed)
+
+    def clip_fixed(self, sample_rate: int) -> dict:
+        """Fault-generator ``fixed`` mapping of every injected segment: one machine (id_00), or per clip."""
+        if self.per_clip:
+            return dict(self.fixed)
+        from generators.identity import clip_fixed, machine_build
+
+        build = machine_build(self.machine, seed=self.seed, machine_id="id_00", sample_rate=sample_rate,
+                              fixed=self.fixed)
+        return clip_fixed(self.machine, build, self.fixed)
 
     @property
     def kind(self) -> str:
@@ -159,7 +177,7 @@ class TuneConfig:
                 "target_fpr": float(self.target_fpr), "segment_s": float(self.segment_s), "folds": self.folds,
                 "seed": self.seed, "channel": self.channel, "layout": self.layout, "budget": budget,
                 "fixed": dict(sorted(self.fixed.items())), "detectors": list(self.detectors),
-                "ae_epochs": self.ae_epochs, "fault_scale": self.fault_scale}
+                "ae_epochs": self.ae_epochs, "fault_scale": self.fault_scale, "per_clip": self.per_clip}
 
 
 # ---------------------------------------------------------------- the search space
@@ -396,10 +414,11 @@ def _inject_job(item: tuple) -> np.ndarray:
     cfg: TuneConfig = _SHARED["config"]
     segments: np.ndarray = _SHARED["normal"]
     out = np.empty_like(segments)
+    fixed = cfg.clip_fixed(_SHARED["rate"])
     for i, seg in enumerate(segments):
         seed = clip_seed(cfg.seed, cell_index * segments.shape[0] + i)
         out[i] = inject_clip(seg, machine=cfg.machine, fault=fault, severity=severity,
-                             sample_rate=_SHARED["rate"], seed=seed, fixed=cfg.fixed,
+                             sample_rate=_SHARED["rate"], seed=seed, fixed=fixed,
                              fault_scale=cfg.fault_scale).signal
     return out
 
@@ -422,7 +441,9 @@ def _pool_map(function: Callable, jobs: list, workers: int, done: Callable[[Any,
     TensorFlow thread pools are running (k-means, the autoencoder) can hang.
     """
     _share(shared)
-    if workers <= 1 or len(jobs) < 2:
+    # Spawned workers re-import the main module: from a stdin script or a REPL there is none, so run here.
+    importable_main = getattr(sys.modules.get("__main__"), "__file__", None) is not None
+    if workers <= 1 or len(jobs) < 2 or not importable_main:
         for job in jobs:
             done(job, function(job))
         return

@@ -79,6 +79,8 @@ def tune(
                                                             "e.g. g) [default: machine].")] = None,
     rpm: Annotated[Optional[float], typer.Option(help="Known shaft speed, rpm (fault generator).")] = None,
     bearing: Annotated[Optional[str], typer.Option(help="Known bearing preset, e.g. 6205.")] = None,
+    per_clip: Annotated[bool, typer.Option("--per-clip", help="Draw the fault generator's parameters per "
+                                                              "injected segment instead of one machine.")] = False,
     workers: Annotated[int, typer.Option(help="Processes (results do not depend on it).")] = 2,
     seed: Annotated[Optional[int], typer.Option(help="Seed of injection, folds and detectors [default: 0].")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
@@ -118,7 +120,7 @@ def tune(
                              folds=opt["folds"], seed=opt["seed"], channel=_channel(opt["channel"]),
                              layout=opt["layout"], budget=parse_budget(budget) if budget else None, fixed=fixed,
                              detectors=tuple(d.strip() for d in opt["detectors"].split(",") if d.strip()),
-                             fault_scale=opt["fault_scale"])
+                             fault_scale=opt["fault_scale"], per_clip=per_clip)
     result = run_tune(data, tune_config, out, workers=workers, progress=not quiet)
     w = result.winner
     cal = w.calibration

@@ -87,7 +87,7 @@ def test_inject_dataset_keeps_real_part_and_provenance(tmp_path, shared_data):
         else:
             assert p["rpm"] == RPM and p["bearing"] == "6205" and record.seed is not None
             again = inject_clip(segment, machine="bearing", fault="outer_race", severity=0.5, sample_rate=48000,
-                                seed=record.seed, fixed={"rpm": RPM, "bearing": "6205"})
+                                seed=record.seed, fixed=config.clip_fixed(48000))
             np.testing.assert_allclose(clip - again.fault, segment, rtol=0, atol=1e-6 * np.abs(clip).max())
     # the segments of the three clips do not overlap
     spans = sorted((r.params["segment_start_s"], r.params["segment_end_s"]) for r in records)
