@@ -187,14 +187,11 @@ def _register() -> None:
     app.command("synth")(_friendly(synth))
     for name, target in COMMANDS.items():
         module_name, function = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        if hasattr(module, function):
-            app.command(name)(_friendly(getattr(module, function)))
+        # A command that does not import is a broken installation: fail loudly, never drop it.
+        module = importlib.import_module(module_name)
+        if not hasattr(module, function):
+            raise RuntimeError(f"command {name!r}: {module_name} has no function {function!r}")
+        app.command(name)(_friendly(getattr(module, function)))
 
 
 def main() -> None:

@@ -64,7 +64,7 @@ from datasets.blend import inject_clip  # noqa: E402
 from datasets.loaders import load_records  # noqa: E402
 from generators.bearing import BEARINGS  # noqa: E402
 from generators.registry import render_clip  # noqa: E402
-from generators.vibration_analysis import band_amplitude, squared_envelope_spectrum  # noqa: E402
+from generators.vibration_analysis import squared_envelope_spectrum  # noqa: E402
 
 CWRU = Path(__file__).resolve().parents[2] / "shared" / "data" / "cwru"
 RATE = 12000

@@ -359,10 +359,9 @@ class AutoencoderDetector(_Detector):
 
 def _keras():
     """Import Keras (TensorFlow backend) on first use, with at most 2 CPU threads."""
-    import os
+    from pipeline.tf_import import import_tensorflow
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    tf = import_tensorflow()
     import keras
 
     try:

@@ -32,7 +32,6 @@ import contextlib
 import io
 import json
 import math
-import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from errors import FaultsynthError
+from pipeline.tf_import import captured_stderr
 
 EXPORT_NAME = "export.json"
 TABLES_NAME = "device_tables.npz"
@@ -160,7 +160,10 @@ class Int8Graph:
 
 
 def _schema():
+    from pipeline.tf_import import import_tensorflow
+
     try:
+        import_tensorflow()
         from tensorflow.lite.python import schema_py_generated as schema
     except ImportError as exc:  # pragma: no cover - tensorflow is a project dependency
         raise FaultsynthError(f"reading .tflite files needs tensorflow ({exc})") from None
@@ -295,22 +298,6 @@ def run_dense_int8(graph: Int8Graph, q: np.ndarray, *, single_rounding: bool = F
 
 # ---------------------------------------------------------------- interpreters
 
-@contextlib.contextmanager
-def _captured_stderr(path: Path):
-    """Redirect the process's fd 2 (C++ logging) into ``path``."""
-    import sys
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(path, "wb") as f:
-        os.dup2(f.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def tflm_interpreter(model_bytes: bytes, *, arena_bytes: int | None = None):
     """A tflite-micro Python interpreter (reference kernels) for ``model_bytes``."""
     from tflite_micro.python.tflite_micro import runtime
@@ -338,7 +325,7 @@ def tflm_arena_bytes(model_bytes: bytes) -> dict[str, int]:
     interp.invoke()
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "alloc.txt"
-        with _captured_stderr(log):
+        with captured_stderr(log):
             interp.print_allocations()
         text = log.read_text(errors="replace")
     found = {}
@@ -452,7 +439,9 @@ def convert_autoencoder(detector, representative: np.ndarray) -> tuple[bytes, by
     -------
     (float_bytes, int8_bytes)
     """
-    import tensorflow as tf
+    from pipeline.tf_import import import_tensorflow
+
+    tf = import_tensorflow()
 
     model = _keras_model(detector)
     z = standardise(detector, representative)
