@@ -51,6 +51,8 @@ def train(
     epochs: Annotated[Optional[int], typer.Option(help="Autoencoder training epochs.")] = None,
     n_clusters: Annotated[Optional[int], typer.Option(help="k-means clusters.")] = None,
     tinyml: Annotated[bool, typer.Option(help="Autoencoder: the small microcontroller-sized network.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an --out folder that holds something else than a "
+                                                 "model (a previous model is always replaced).")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Train a detector on normal clips; write MODEL_DIR (bundle.json, detector/, representative.npy).
@@ -75,10 +77,10 @@ def train(
                          folds=folds, detector_params=params, machine=machine,
                          train_ids=_ids(train_ids), train_count=train_count, layout=layout)
     if quiet:
-        bundle = run_train(config, data=data, out_dir=out)
+        bundle = run_train(config, data=data, out_dir=out, overwrite=overwrite)
     else:
         with _progress() as bar:
-            bundle = run_train(config, data=data, out_dir=out, progress=bar)
+            bundle = run_train(config, data=data, out_dir=out, progress=bar, overwrite=overwrite)
     summary = bundle.meta["train_summary"]
     cal = bundle.calibration
     typer.echo(f"trained {model} on {summary['clips']} clips ({summary['vectors']} vectors; sources "
@@ -97,6 +99,8 @@ def evaluate(
     include_leaky: Annotated[bool, typer.Option("--include-leaky", help="Keep test clips cut from the "
                                                 "recordings the model trained on with overlapping segments "
                                                 "(excluded by default; flagged in metrics.json).")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an --out folder that holds something else than a "
+                                                 "report (a previous report is always replaced).")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Evaluate a model: AUC, pAUC, per machine id, anomaly-type coverage, plots and report.md."""
@@ -105,11 +109,11 @@ def evaluate(
 
     if quiet:
         evaluation = run_evaluate(model_dir=model, data=data, out_dir=out, layout=layout, machine=machine,
-                                  include_leaky=include_leaky)
+                                  include_leaky=include_leaky, overwrite=overwrite)
     else:
         with _progress() as bar:
             evaluation = run_evaluate(model_dir=model, data=data, out_dir=out, layout=layout, machine=machine,
-                                      include_leaky=include_leaky, progress=bar)
+                                      include_leaky=include_leaky, progress=bar, overwrite=overwrite)
     m = evaluation.metrics
     typer.echo(f"AUC {m['auc']:.3f}  pAUC {m['pauc']:.3f}  on {m['normal_clips']} normal + "
                f"{m['anomaly_clips']} anomaly clips; at the threshold FPR {fpr_text(m['coverage'])} "

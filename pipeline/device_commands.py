@@ -16,11 +16,13 @@ def export(
     out: Path = typer.Option(..., "--out", help="Folder for the .tflite files, C sources and export.json."),
     data: Optional[Path] = typer.Option(None, "--data", help="Evaluation dataset (its test split); default: "
                                                              "the dataset recorded in the bundle."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an --out folder that holds something "
+                                                              "else (a previous result is always replaced)."),
 ) -> None:
     """Export a trained detector: int8 TFLite (checked in LiteRT and TFLM), C sources, export.json."""
     from pipeline.export import export_bundle
 
-    info = export_bundle(model_dir=model, out_dir=out, data=data)
+    info = export_bundle(model_dir=model, out_dir=out, data=data, overwrite=overwrite)
     ev = info["evaluation"]
     lines = [f"exported {info['detector']} to {out}"]
     for name, m in info["models"].items():

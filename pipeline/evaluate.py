@@ -406,7 +406,8 @@ def write_evaluation(evaluation: Evaluation, out_dir: str | Path, *, title: str 
 
 
 def evaluate(*, model_dir: str | Path, data: str | Path, out_dir: str | Path, layout: str = "auto",
-             machine: str | None = None, include_leaky: bool = False, progress: Any = None) -> Evaluation:
+             machine: str | None = None, include_leaky: bool = False, progress: Any = None,
+             overwrite: bool = False) -> Evaluation:
     """Evaluate the bundle at ``model_dir`` on the dataset at ``data``; write the report.
 
     Parameters
@@ -426,12 +427,16 @@ def evaluate(*, model_dir: str | Path, data: str | Path, out_dir: str | Path, la
         ``leaky_clips_included``); by default they are excluded and counted in
         ``excluded_overlapping_clips``.
     progress : rich.progress.Progress, optional
+    overwrite : bool
+        Replace an ``out_dir`` that holds something else than a report (it is
+        built beside it and swapped in when complete, see datasets.output_folder).
 
     Returns
     -------
     Evaluation
     """
     from datasets.loaders import load_records
+    from datasets.output_folder import replaced_folder
     from pipeline.training import load_bundle
 
     bundle = load_bundle(model_dir)
@@ -446,5 +451,6 @@ def evaluate(*, model_dir: str | Path, data: str | Path, out_dir: str | Path, la
         advance = lambda: progress.advance(task)  # noqa: E731
     evaluation = evaluate_bundle(bundle, chosen, advance=advance, selection=selection)
     evaluation.metrics["data"] = str(Path(data).resolve())
-    write_evaluation(evaluation, out_dir, title=f"{bundle.detector_name} on {Path(data).name}")
+    with replaced_folder(out_dir, marker="metrics.json", overwrite=overwrite) as staging:
+        write_evaluation(evaluation, staging, title=f"{bundle.detector_name} on {Path(data).name}")
     return evaluation

@@ -717,8 +717,22 @@ def _metrics(labels: np.ndarray, scores: np.ndarray) -> dict:
     return roc_metrics(labels, scores)
 
 
-def export_bundle(*, model_dir: str | Path, out_dir: str | Path, data: str | Path | None = None) -> dict:
+def export_bundle(*, model_dir: str | Path, out_dir: str | Path, data: str | Path | None = None,
+                  overwrite: bool = False) -> dict:
     """Export a trained bundle for devices; write OUT files and return export.json's dict.
+
+    The export is built beside ``out_dir`` and replaces it only when complete
+    (datasets.output_folder): a failed export leaves the previous one; a folder
+    that holds something else is refused unless ``overwrite``.
+    """
+    from datasets.output_folder import replaced_folder
+
+    with replaced_folder(out_dir, marker=EXPORT_NAME, overwrite=overwrite) as staging:
+        return _export_into(model_dir=model_dir, out_dir=staging, data=data)
+
+
+def _export_into(*, model_dir: str | Path, out_dir: Path, data: str | Path | None) -> dict:
+    """Write every export file into the (empty) folder ``out_dir``; return export.json's dict.
 
     Writes ``model_float.tflite`` / ``model_int8.tflite`` (autoencoder),
     ``device_tables.npz``, ``c/`` (generated C sources, :mod:`pipeline.c_sources`),

@@ -515,11 +515,20 @@ def train_bundle(config: TrainConfig, *, records: Sequence[ClipRecord], out_dir:
                         representative=fit_x, seed=config.seed, max_representative=config.max_representative)
 
 
-def train(config: TrainConfig, *, data: str | Path, out_dir: str | Path, progress: Any = None) -> Bundle:
-    """Load the dataset at ``data`` and train (see :func:`train_bundle`)."""
+def train(config: TrainConfig, *, data: str | Path, out_dir: str | Path, progress: Any = None,
+          overwrite: bool = False) -> Bundle:
+    """Load the dataset at ``data`` and train (see :func:`train_bundle`).
+
+    The bundle is built beside ``out_dir`` and replaces it only when complete
+    (:func:`datasets.output_folder.replaced_folder`): a folder that holds
+    something else than a model is refused unless ``overwrite``.
+    """
     from datasets.loaders import load_records
+    from datasets.output_folder import replaced_folder
 
     records = load_records(data, layout=config.layout, machine=config.machine)
     if not records:
         raise FaultsynthError(f"{data}: no clips found (layout {config.layout!r})")
-    return train_bundle(config, records=records, out_dir=out_dir, data_path=data, progress=progress)
+    with replaced_folder(out_dir, marker=BUNDLE_NAME, overwrite=overwrite) as staging:
+        train_bundle(config, records=records, out_dir=staging, data_path=data, progress=progress)
+    return load_bundle(out_dir)
