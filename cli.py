@@ -8,7 +8,6 @@ inside the commands that need them.
 from __future__ import annotations
 
 import importlib
-import tomllib
 from pathlib import Path
 from typing import Optional
 
@@ -41,13 +40,9 @@ CONFIG_KEYS = {"machine", "faults", "severities", "count", "duration", "sample_r
 
 def _load_config(path: Path) -> dict:
     """Read a synth TOML config; a clear error if it is unreadable or has unknown keys."""
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise FaultsynthError(f"config file {path} not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise FaultsynthError(f"config file {path} is not valid TOML: {exc}") from None
+    from datasets.toml_file import read_toml
+
+    data = read_toml(path, what="a synth config")
     unknown = sorted(set(data) - CONFIG_KEYS)
     if unknown:
         raise FaultsynthError(f"config file {path}: unknown keys {unknown}; expected some of {sorted(CONFIG_KEYS)}")

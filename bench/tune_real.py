@@ -93,6 +93,21 @@ def test_figures(bundle, normals, anomalies) -> dict:
     return out
 
 
+def tune_and_test(files, config: TuneConfig, normals, anomalies, *, workers: int):
+    """Tune on ``files``, then score the test clips with the chosen model.
+
+    Returns
+    -------
+    (TuneResult, seconds of the tune run, :func:`test_figures` dict)
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        result = run_tune(files, config, Path(tmp) / "tune", workers=workers, progress=False)
+        seconds = time.perf_counter() - t0
+        figures = test_figures(load_bundle(Path(tmp) / "tune" / "model"), normals, anomalies)
+    return result, seconds, figures
+
+
 def mimii(workers: int) -> None:
     normal = sorted((MIMII / "normal").glob("*.wav"))
     tune_files = [str(p) for p in normal[:5]]
@@ -105,12 +120,7 @@ def mimii(workers: int) -> None:
     for label, budget in (("no budget", None), (f"budget {BUDGET}", parse_budget(BUDGET))):
         config = TuneConfig(machine="fan", target_fpr=TARGET_FPR, segment_s=SEGMENT_S, folds=5, seed=0,
                             budget=budget)
-        with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
-            result = run_tune(tune_files, config, Path(tmp) / "tune", workers=workers, progress=False)
-            seconds = time.perf_counter() - t0
-            bundle = load_bundle(Path(tmp) / "tune" / "model")
-            f = test_figures(bundle, test_normals, anomalies)
+        result, seconds, f = tune_and_test(tune_files, config, test_normals, anomalies, workers=workers)
         w = result.winner
         print(f"\n[{label}] {len(result.ranking)} candidates ({len({r.model.key for r in result.ranking})} "
               f"models x poolings), {seconds:.0f} s with {workers} workers")
@@ -138,12 +148,7 @@ def dcase2023(workers: int) -> None:
         normals = [r for r in records if r.split == "test" and r.label == "normal"]
         anomalies = [r for r in records if r.split == "test" and r.label == "anomaly"]
         config = TuneConfig(machine=generator, target_fpr=TARGET_FPR, segment_s=SEGMENT_S, folds=5, seed=0)
-        with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
-            result = run_tune(train, config, Path(tmp) / "tune", workers=workers, progress=False)
-            seconds = time.perf_counter() - t0
-            bundle = load_bundle(Path(tmp) / "tune" / "model")
-            f = test_figures(bundle, normals, anomalies)
+        result, seconds, f = tune_and_test(train, config, normals, anomalies, workers=workers)
         w = result.winner
         auc = f"{f['auc']:.2f}" if "auc" in f else "-"
         print(f"{folder:9s} {generator:11s} {seconds:6.0f} {w.name[:58]:58s} {w.detected_cells:>2d}/{w.cells:<3d} "

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
@@ -398,6 +398,14 @@ def make_detector(name: str, **params: Any) -> _Detector:
     if unknown:
         raise FaultsynthError(f"unknown {name} parameters {unknown}; expected some of {sorted(valid)}")
     return cls.tinyml(**params) if tinyml else cls(**params)
+
+
+def seeded_params(name: str, params: Mapping[str, Any], *, seed: int) -> dict:
+    """``params`` with ``random_state = seed`` added where detector ``name`` has one (an explicit value wins)."""
+    out = dict(params)
+    if "random_state" in DETECTORS[name]().get_params():
+        out.setdefault("random_state", int(seed))
+    return out
 
 
 def save_detector(detector: _Detector, directory: str | Path) -> Path:

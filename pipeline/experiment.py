@@ -254,16 +254,10 @@ def spec_from_dict(doc: Mapping[str, Any]) -> ExperimentSpec:
 
 def load_spec(path: str | Path) -> ExperimentSpec:
     """Read and validate an experiment spec TOML file."""
-    import tomllib
+    from datasets.toml_file import read_toml
 
     path = Path(path)
-    if not path.is_file():
-        raise FaultsynthError(f"{path}: no such file: expected an experiment spec (.toml)")
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise FaultsynthError(f"{path}: not valid TOML ({exc})") from None
-    spec = spec_from_dict(doc)
+    spec = spec_from_dict(read_toml(path, what="an experiment spec"))
     if spec.real_path and not Path(spec.real_path).is_absolute():
         # Relative data paths are relative to the spec file.
         object.__setattr__(spec, "real_path", str((path.parent / spec.real_path).resolve()))

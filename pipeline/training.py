@@ -231,12 +231,9 @@ def out_of_fold_scores(config: TrainConfig, clips: Sequence[np.ndarray], groups:
 
 def _detector_params(config: TrainConfig) -> dict:
     """Detector keywords, seeded."""
-    from pipeline.detectors import DETECTORS as DETECTOR_CLASSES
+    from pipeline.detectors import seeded_params
 
-    params = dict(config.detector_params)
-    if "random_state" in DETECTOR_CLASSES[config.detector]().get_params():
-        params.setdefault("random_state", int(config.seed))
-    return params
+    return seeded_params(config.detector, config.detector_params, seed=config.seed)
 
 
 def _make(config: TrainConfig):

@@ -512,13 +512,9 @@ def segment_vectors(features, signals: np.ndarray, cache: dict, name: str) -> np
 # ---------------------------------------------------------------- cross-validated scoring of one model
 
 def _fit(model: Model, X: np.ndarray, seed: int):
-    from pipeline.detectors import DETECTORS as CLASSES
-    from pipeline.detectors import make_detector
+    from pipeline.detectors import make_detector, seeded_params
 
-    params = dict(model.params)
-    if "random_state" in CLASSES[model.detector]().get_params():
-        params["random_state"] = int(seed)
-    return make_detector(model.detector, **params).fit(X)
+    return make_detector(model.detector, **seeded_params(model.detector, dict(model.params), seed=seed)).fit(X)
 
 
 def _pooled(detector, vectors: np.ndarray, poolings: Sequence[str]) -> dict[str, np.ndarray]:
@@ -615,9 +611,11 @@ class CandidateResult:
 def score_candidates(model: Model, scores: dict, config: TuneConfig) -> list[CandidateResult]:
     """Calibrate, measure coverage and cost of each pooling of one cross-validated model."""
     from pipeline.calibration import calibrate
-    from pipeline.device_cost import estimate_cost
+    from pipeline.detectors import make_detector
+    from pipeline.device_cost import detector_spec_of, estimate_cost
     from pipeline.evaluate import coverage
 
+    unfitted_spec = detector_spec_of(make_detector(model.detector, **dict(model.params)))
     out = []
     for pooling in model.poolings:
         normal = scores["normal"][pooling]
@@ -640,12 +638,7 @@ def score_candidates(model: Model, scores: dict, config: TuneConfig) -> list[Can
             cal, threshold, problem = None, float(np.max(normal)), str(exc)
         cov = coverage(faults, severities, all_scores, normal_mask=mask, threshold=threshold)
         levels = [lv for f in cov["faults"].values() for lv in f["levels"]]
-        spec = {"name": model.detector, "aggregate": POOLINGS[pooling], **dict(model.params)}
-        if model.detector == "kmeans":
-            spec.setdefault("n_clusters", 8)
-        if model.detector == "autoencoder" and spec.get("tinyml"):
-            spec.update(hidden_units=(32,), bottleneck=8)
-        cost = estimate_cost(model.features, spec)
+        cost = estimate_cost(model.features, {**unfitted_spec, "aggregate": POOLINGS[pooling]})
         feasible = cal is not None
         if feasible and config.budget is not None:
             ok, violations = cost.within(config.budget)

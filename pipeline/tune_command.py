@@ -26,14 +26,9 @@ DEFAULTS = {"severities": "0.25,0.5,0.75,1", "target_fpr": 0.01, "segment": 2.0,
 
 def load_tune_spec(path: Path) -> dict:
     """Read a tune spec: the command's options as TOML keys; ``data`` paths relative to the spec file."""
-    import tomllib
+    from datasets.toml_file import read_toml
 
-    try:
-        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FaultsynthError(f"{path}: no such file: expected a tune spec (.toml)") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise FaultsynthError(f"{path}: not valid TOML ({exc})") from None
+    doc = read_toml(path, what="a tune spec")
     unknown = sorted(set(doc) - SPEC_KEYS)
     if unknown:
         raise FaultsynthError(f"{path}: unknown keys {unknown}; expected some of {sorted(SPEC_KEYS)}")

@@ -58,20 +58,16 @@ def test_tune_on_mimii_fan_figures():
     spec = importlib.util.spec_from_file_location("tune_real", PROJECT / "bench" / "tune_real.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    import tempfile
-
     from datasets.loaders import load_records
-    from pipeline.training import load_bundle
-    from pipeline.tune import TuneConfig, run_tune
+    from pipeline.tune import TuneConfig
 
     normal = sorted((bench.MIMII / "normal").glob("*.wav"))
     records = load_records(bench.MIMII)
     test_normals = [r for r in records if r.label == "normal" and Path(r.path).name >= "00000005.wav"]
     anomalies = [r for r in records if r.label == "anomaly"]
     config = TuneConfig(machine="fan", target_fpr=bench.TARGET_FPR, segment_s=bench.SEGMENT_S, folds=5, seed=0)
-    with tempfile.TemporaryDirectory() as tmp:
-        result = run_tune([str(p) for p in normal[:5]], config, Path(tmp) / "tune", workers=2, progress=False)
-        figures = bench.test_figures(load_bundle(Path(tmp) / "tune" / "model"), test_normals, anomalies)
+    result, _, figures = bench.tune_and_test([str(p) for p in normal[:5]], config, test_normals, anomalies,
+                                             workers=2)
     assert len(result.ranking) == 161
     winner = result.winner
     assert winner.name == "log-mel 16 x 4, 0-500 Hz · autoencoder (TinyML) · mean"
