@@ -21,9 +21,9 @@ def test_per_clip_seed_is_the_seed_sequence_of_the_clip_index():
 
 #: sha256 of every file of a tiny dataset (fan, seed 11, one normal clip per split and one unbalance clip).
 GOLDEN_DIGESTS = {
-    "fan/test/anomaly_id_00_00000000.wav": "6b6f3af00c49922372098abb607d181295fb0c1cade36202726a93530072396a",
-    "fan/test/normal_id_00_00000000.wav": "6c6efcc32b44c866e2c7cd8c7fc1284a366f00e46182786be7ffccb9082da7aa",
-    "fan/train/normal_id_00_00000000.wav": "73ff1ab99ff6a022b22d713a55facdfa33e3db9d6bf23783b37a919dd2ec3795",
+    "fan/test/anomaly_id_00_00000000.wav": "c555bfecd71bfa01c46c47d033ab6a8fcb15984fc35e93cce8bd5833a9d835a3",
+    "fan/test/normal_id_00_00000000.wav": "281eddfdc614463b07efc8c3aa2ce94e8d27af79837bd90290e917cdcbce7070",
+    "fan/train/normal_id_00_00000000.wav": "386fc30fb32f4e25b3fad7bef3a62c8664e4de33b890626fc4971d172725cd73",
 }
 
 
