@@ -116,6 +116,8 @@ def test_small_experiment_end_to_end_and_resume(tmp_path):
 
 
 def test_example_specs_load_and_point_at_existing_data():
+    from pipeline.experiment import load_spec
+
     specs = sorted(EXAMPLES.glob("*_experiment.toml"))
     assert any(load_spec(p).source == "real" for p in specs)  # an example for the user's own recordings
     for path in specs:
