@@ -48,6 +48,8 @@ TABLES_NAME = "device_tables.npz"
 FLOAT_NAME = "model_float.tflite"
 INT8_NAME = "model_int8.tflite"
 FORMAT_VERSION = 1
+#: Feature kinds the C runtime's front end computes (firmware/src/fs_frontend.c, fs_vibration.c).
+C_FEATURE_KINDS = ("log_mel", "vibration")
 #: Quantisation range of the k-means input grid, in standard deviations of the
 #: representative data's largest |standardised value| (headroom for anomalies).
 KMEANS_RANGE_HEADROOM = 2.0
@@ -605,9 +607,10 @@ def detector_kind(detector) -> str:
 
 
 def check_feature_config(config) -> None:
-    """Raise unless the C front end can compute ``config`` (log-mel, power-of-2 FFT, hop <= n_fft)."""
-    if config.kind != "log_mel":
-        raise FaultsynthError(f"the C front end computes log-mel features; the model uses {config.kind!r}")
+    """Raise unless the C front end can compute ``config`` (log-mel or vibration, power-of-2 FFT, hop <= n_fft)."""
+    if config.kind not in C_FEATURE_KINDS:
+        raise FaultsynthError(f"the C front end computes {' and '.join(C_FEATURE_KINDS)} features; the model "
+                              f"uses {config.kind!r}")
     n = int(config.n_fft)
     if n < 8 or n & (n - 1):
         raise FaultsynthError(f"the C front end needs n_fft a power of two >= 8, got {n}")
