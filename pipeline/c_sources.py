@@ -115,7 +115,8 @@ def _vibration_tables(cfg) -> tuple[dict, list[str], list[str]]:
     lo, hi = (int(kept[0]), int(kept[-1])) if kept.size else (1, 0)  # lo > hi: nothing kept
     bands, env = spectral_band_edges(cfg), envelope_band_edges(cfg)
     defs = {"FS_N_BANDS": int(cfg.n_mels), "FS_N_ENV_BANDS": int(cfg.n_envelope_bands), "FS_ENV_LO": lo,
-            "FS_ENV_HI": hi, "FS_ENV_SCALE": c_float(1.0 / n_fft ** 2)}
+            "FS_ENV_HI": hi, "FS_ENV_FULL": int((lo, hi) == (1, n_fft // 2 - 1)),
+            "FS_ENV_SCALE": c_float(1.0 / n_fft ** 2), "FS_INV_N": c_float(1.0 / n_fft)}
     decls = ["extern const uint16_t fs_band_edges[FS_N_BANDS + 1];",
              "extern const uint16_t fs_env_edges[FS_N_ENV_BANDS + 1];"]
     arrays = [_c_array("uint16_t", "fs_band_edges", bands), _c_array("uint16_t", "fs_env_edges", env)]

@@ -7,7 +7,8 @@
  * One real FFT of the mean-removed frame gives both the spectral bands and the
  * analytic signal: the Hann-windowed spectrum is the 3-tap convolution
  * 0.5 X[k] - 0.25 (X[k-1] + X[k+1]) of the plain one (periodic Hann, exact).
- * The analytic signal's even and odd samples are two n/2-point FFTs. */
+ * The analytic signal costs one more n/2-point FFT when the demodulation band
+ * is every bin but DC and Nyquist (FS_ENV_FULL), else two. */
 #include <math.h>
 #include "fs_runtime.h"
 
@@ -58,7 +59,7 @@ void fs_frame_features(fs_state *s, const float *samples, float *out)
 {
     float *buf = s->fft;
     float *aux = s->aux;
-    float mean = 0.0f, m2 = 0.0f, m4 = 0.0f, peak = 0.0f, rms;
+    float mean = 0.0f, m2 = 0.0f, m4 = 0.0f, peak = 0.0f, rms, mean_env;
     uint32_t i, k;
 
     /* Mean-removed frame and its moments. */
@@ -86,6 +87,35 @@ void fs_frame_features(fs_state *s, const float *samples, float *out)
     windowed_power(buf, aux);
     band_levels(aux, fs_band_edges, FS_N_BANDS, out);
 
+#if FS_ENV_FULL
+    /* Every bin but DC and Nyquist kept: the analytic signal's real part is the frame less those two
+     * bins, u[t] = c[t] - (X[0] + X[n/2] (-1)^t) / n; its imaginary part v is the real inverse FFT
+     * of V[k] = -i X[k] (k = 1..n/2-1), through the split step inverted and one n/2-point FFT. */
+    for (k = 0; k < FS_M; k++) {
+        uint32_t m = FS_M - k;
+        /* V[k] = -i X[k] = (Xi, -Xr); V[0] = V[n/2] = 0. */
+        float vr = k == 0u ? 0.0f : buf[2 * k + 1], vi = k == 0u ? 0.0f : -buf[2 * k];
+        float wr = k == 0u ? 0.0f : buf[2 * m + 1], wi = k == 0u ? 0.0f : -buf[2 * m]; /* V[n/2 - k] */
+        float er = 0.5f * (vr + wr), ei = 0.5f * (vi - wi);                         /* (V[k] + conj V[n/2-k]) / 2 */
+        float dr = 0.5f * (vr - wr), di = 0.5f * (vi + wi);                         /* (V[k] - conj V[n/2-k]) / 2 */
+        float c = fs_twiddle[2 * k], sn = fs_twiddle[2 * k + 1];
+        float or_ = dr * c - di * sn, oi = dr * sn + di * c;                       /* times e^{2 pi i k / n} */
+        aux[2 * k] = er - oi;                                                        /* conj(E + i O) */
+        aux[2 * k + 1] = -(ei + or_);
+    }
+    fs_cfft_half(aux);
+    {
+        float dc = buf[0] * FS_INV_N, nyq = buf[1] * FS_INV_N, inv_m = 2.0f * FS_INV_N;
+        mean_env = 0.0f;
+        for (k = 0; k < FS_M; k++) {
+            float u0 = (samples[2 * k] - mean) - (dc + nyq), u1 = (samples[2 * k + 1] - mean) - (dc - nyq);
+            float v0 = aux[2 * k] * inv_m, v1 = aux[2 * k + 1] * inv_m;
+            buf[2 * k] = u0 * u0 + v0 * v0;
+            buf[2 * k + 1] = u1 * u1 + v1 * v1;
+            mean_env += buf[2 * k] + buf[2 * k + 1];
+        }
+    }
+#else
     /* Analytic signal of the demodulation band, a[t] = (1/n) sum_k Y[k] e^{2 pi i k t / n} with
      * Y[k] = 2 X[k] on the kept bins: even samples t = 2u are an n/2-point transform of Y, odd
      * ones of Y[k] e^{2 pi i k / n}; forward FFTs of the conjugates give the same magnitudes. */
@@ -109,17 +139,18 @@ void fs_frame_features(fs_state *s, const float *samples, float *out)
     }
     fs_cfft_half(buf);
     fs_cfft_half(aux);
-    mean = 0.0f;
+    mean_env = 0.0f;
     for (k = 0; k < FS_M; k++) {
         float e = (buf[2 * k] * buf[2 * k] + buf[2 * k + 1] * buf[2 * k + 1]) * FS_ENV_SCALE;
         float o = (aux[2 * k] * aux[2 * k] + aux[2 * k + 1] * aux[2 * k + 1]) * FS_ENV_SCALE;
         buf[2 * k] = e;
         buf[2 * k + 1] = o;
-        mean += e + o;
+        mean_env += e + o;
     }
-    mean /= (float)FS_N_FFT;
+#endif
+    mean_env /= (float)FS_N_FFT;
     for (i = 0; i < FS_N_FFT; i++) {
-        buf[i] -= mean;
+        buf[i] -= mean_env;
     }
 
     /* Envelope-spectrum bands. */
