@@ -7,7 +7,7 @@ names and overridable. Loading is lazy: only headers are read (WAV header,
 Layouts (details in datasets/load_dcase.py, load_cwru.py, load_wav.py):
 
 =============  ===================================================================
-faultsynth     a folder with ``manifest.csv`` (records as written; source as in it)
+faultsynth     a folder with ``.faultsynth/manifest.csv`` (records as written; checksums verified)
 dcase2020      ``<machine>/{train,test}/{normal,anomaly}_id_XX_NNNNNNNN.wav``
 dcase2021      ``<machine>/{train,test}/section_XX_<domain>_<split>_<label>_NNNN_<attrs>.wav`` (2021-2025)
 mimii          ``[<snr>_dB_<machine>/]<machine>/id_XX/{normal,abnormal}/NNNNNNNN.wav``
@@ -28,7 +28,7 @@ from datasets.load_dcase import (DCASE2020_NAME, DCASE2021_ANY, MIMII_ID, TOYADM
                                  TOYADMOS_NOISE, dcase2020_record, dcase2021_record, mimii_record,
                                  toyadmos_record)
 from datasets.load_wav import generic_record
-from datasets.manifest import MANIFEST_NAME, read_manifest
+from datasets.manifest import MANIFEST_NAME, is_faultsynth_dataset, read_manifest
 from datasets.records import SPLITS, ClipRecord
 from errors import FaultsynthError
 
@@ -39,7 +39,7 @@ BadList = list
 
 
 def load_records(path: str | Path, *, layout: str = "auto", machine: str | None = None,
-                 split: str | None = None, verify: bool = False,
+                 split: str | None = None, verify: bool = True,
                  bad: BadList | None = None) -> list[ClipRecord]:
     """Records of a dataset folder or of a single ``.wav``/``.mat`` file.
 
@@ -57,8 +57,9 @@ def load_records(path: str | Path, *, layout: str = "auto", machine: str | None 
         CWRU, wav; default ``"test"``); for DCASE layouts it overrides the
         split of the file names.
     verify : bool
-        For faultsynth datasets: check every file's sha256 against the
-        manifest (reads every file).
+        For faultsynth datasets: check that every listed file exists and that
+        its sha256 matches the manifest (reads every file); a mismatch is an
+        error naming the file (or a ``bad`` entry).
     bad : list, optional
         If given, files that cannot be read are appended as ``(file, message)``
         and skipped instead of raising.
@@ -83,7 +84,7 @@ def load_records(path: str | Path, *, layout: str = "auto", machine: str | None 
         raise FaultsynthError(f"{path}: no such file or folder: expected a dataset folder, .wav or .mat file")
     if path.is_file():
         root, files = path.parent, [path]
-    elif (path / MANIFEST_NAME).is_file() and layout in ("auto", "faultsynth"):
+    elif is_faultsynth_dataset(path) and layout in ("auto", "faultsynth"):
         return _faultsynth(path, machine=machine, split=split, verify=verify, bad=bad)
     else:
         root = path
@@ -119,7 +120,7 @@ def layout_of(path: str | Path, *, layout: str = "auto") -> str:
     path = Path(path)
     if layout != "auto":
         return layout
-    if path.is_dir() and (path / MANIFEST_NAME).is_file():
+    if is_faultsynth_dataset(path):
         return "faultsynth"
     if path.is_file():
         return detect_layout([path], single=True)
@@ -192,7 +193,7 @@ def _faultsynth(root: Path, *, machine: str | None, split: str | None, verify: b
                 bad: BadList | None) -> list[ClipRecord]:
     records = read_manifest(root)
     if not records:
-        raise FaultsynthError(f"{root / MANIFEST_NAME}: no rows: expected at least one clip")
+        raise FaultsynthError(f"{root}: its {MANIFEST_NAME} has no rows: expected at least one clip")
     if split is not None:
         records = [r for r in records if r.split == split]
     records = _keep_machine(records, machine, root)
