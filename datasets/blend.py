@@ -66,6 +66,7 @@ from datasets.atomic import write_text_atomic
 from datasets.audio import Channel, load_audio
 from datasets import limits
 from datasets.manifest import DATASET_JSON, EVENTS_NAME, find_meta_file, meta_file, write_events, write_manifest
+from datasets.loaders import unreadable
 from datasets.output_folder import check_output_path, replaced_folder
 from datasets.records import ClipRecord
 from datasets.synth import VERSION, check_machine_id, clip_seed
@@ -123,10 +124,11 @@ def _validate_sources(records: Sequence[ClipRecord], *, channel: Channel, sample
         rate = sample_rate or record.sample_rate
         try:
             x = _samples(record, channel, rate)
-        except FaultsynthError as exc:
+        except (FaultsynthError, OSError) as exc:
+            message = str(exc) if isinstance(exc, FaultsynthError) else unreadable(record.file, exc)
             if bad is None:
-                raise
-            bad.append((str(record.file), str(exc)))
+                raise FaultsynthError(message) from None
+            bad.append((str(record.file), message))
             continue
         sources.append(Source(record, int(x.size), int(rate)))
     if not sources:

@@ -21,6 +21,7 @@ DURATION_S = (0.01, 3600.0)
 SAMPLE_RATE_HZ = (1000, 384_000)
 SNR_DB = (-40.0, 100.0)
 SEED = (0, 2**63 - 1)
+WORKERS = (1, 256)
 
 #: Peak working memory of rendering one clip, in bytes per sample (float64 parts, filters, spectra).
 RENDER_BYTES_PER_SAMPLE = 200
@@ -44,6 +45,16 @@ def check_float(name: str, value, bounds: tuple[float, float], unit: str = "") -
         unit = f" {unit}" if unit else ""
         raise FaultsynthError(f"{name} must be a number in {lo:g}..{hi:g}{unit}, got {value!r}")
     return float(value)
+
+
+def check_clip_numbers(*, count=1, duration_s=1.0, sample_rate=None, seed=0, workers=1) -> None:
+    """The numbers every dataset writer takes, checked before anything heavy is imported or run."""
+    check_int("count", count, COUNT)
+    check_float("duration", duration_s, DURATION_S, "s")
+    if sample_rate is not None:
+        check_int("sample rate (Hz)", sample_rate, SAMPLE_RATE_HZ)
+    check_int("seed", seed, SEED)
+    check_int("workers", workers, WORKERS)
 
 
 def check_range_or_value(name: str, value, bounds: tuple[float, float], unit: str = "") -> None:

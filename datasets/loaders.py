@@ -101,10 +101,11 @@ def load_records(path: str | Path, *, layout: str = "auto", machine: str | None 
     for file in files:
         try:
             record = make(file, root=root, split=split, machine=machine)
-        except FaultsynthError as exc:
+        except (FaultsynthError, OSError) as exc:
+            message = str(exc) if isinstance(exc, FaultsynthError) else unreadable(file, exc)
             if bad is None:
-                raise
-            bad.append((str(file), str(exc)))
+                raise FaultsynthError(message) from None
+            bad.append((str(file), message))
             continue
         if record is not None:
             records.append(record)
@@ -180,6 +181,11 @@ def _dataset_files(root: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
+def unreadable(file: str | Path, exc: OSError) -> str:
+    """The message for a file the operating system will not read."""
+    return f"{file}: cannot read it ({exc.strerror or exc}): expected a readable file"
+
+
 def sha256_file(path: str | Path) -> str:
     """Hex sha256 of a file's bytes."""
     digest = hashlib.sha256()
@@ -201,10 +207,14 @@ def _faultsynth(root: Path, *, machine: str | None, split: str | None, verify: b
         kept = []
         for record in records:
             problem = None
-            if not record.file.is_file():
-                problem = f"{record.file}: listed in {MANIFEST_NAME} but missing"
-            elif record.sha256 and sha256_file(record.file) != record.sha256:
-                problem = f"{record.file}: sha256 differs from {MANIFEST_NAME}: the file changed or is corrupt"
+            try:
+                if not record.file.is_file():
+                    problem = f"{record.file}: listed in {MANIFEST_NAME} but missing"
+                elif record.sha256 and sha256_file(record.file) != record.sha256:
+                    problem = (f"{record.file}: sha256 differs from the dataset's {MANIFEST_NAME}: the file changed "
+                               "or is corrupt")
+            except OSError as exc:
+                problem = unreadable(record.file, exc)
             if problem is None:
                 kept.append(record)
             elif bad is None:

@@ -45,16 +45,20 @@ def check_output_path(out: str | Path) -> None:
         str(out).encode("utf-8")
     except UnicodeEncodeError:
         raise FaultsynthError(f"{os.fsencode(out)!r}: the name is not valid UTF-8: choose a plain name") from None
-    existing = out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing, limit, found = Path(out.anchor or "."), 255, True
+    parts = out.parts[1 if out.anchor else 0:]
+    for i, part in enumerate(parts):
+        if found and existing.is_dir():
+            limit = os.pathconf(existing, "PC_NAME_MAX")
+        reserve = len(".previous.") if i == len(parts) - 1 else 0  # the siblings of the result folder
+        if len(os.fsencode(part)) + reserve > limit:
+            raise FaultsynthError(f"{out}: the name {part[:40]!r}... is longer than the file system allows "
+                                  f"({limit - reserve} bytes here): choose a shorter name")
+        found = found and (existing / part).exists()
+        if found:
+            existing = existing / part
     if existing.exists() and not existing.is_dir():
         raise FaultsynthError(f"{existing} is a file: expected a folder for {out}")
-    limit = os.pathconf(existing if existing.exists() else ".", "PC_NAME_MAX")
-    for part in out.parts:
-        if len(os.fsencode(part)) > limit:
-            raise FaultsynthError(f"{out}: the name {part[:40]!r}... is longer than the file system's "
-                                  f"{limit} bytes: choose a shorter name")
     if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
         raise FaultsynthError(f"{out}: cannot write in {existing} (permission denied): choose another folder")
 

@@ -26,7 +26,6 @@ import numpy as np
 
 from datasets import limits
 from datasets.atomic import PART_SUFFIX, write_text_atomic
-from datasets.limits import check_float, check_int
 from datasets.manifest import (DATASET_JSON, META_DIR, find_meta_file, meta_file, write_events,
                                write_manifest)
 from datasets.output_folder import check_output_path, folder_lock
@@ -98,7 +97,7 @@ class SynthConfig:
                         count=self.count, duration_s=self.duration_s, seed=self.seed, machine_id=self.machine_id,
                         severity_range=self.severity_range)
         if self.sample_rate is not None:
-            check_int("sample rate (Hz)", self.sample_rate, limits.SAMPLE_RATE_HZ)
+            limits.check_int("sample rate (Hz)", self.sample_rate, limits.SAMPLE_RATE_HZ)
         check_fixed(self.fixed)
 
     @property
@@ -142,9 +141,7 @@ def check_clip_plan(*, machine: str, faults: tuple[str, ...], severities: tuple[
         raise FaultsynthError("no severities given: expected a comma list such as 0.25,0.5,1 or a range lo:hi")
     for s in severities:
         check_severity(s)
-    check_int("count", count, limits.COUNT)
-    check_float("duration", duration_s, limits.DURATION_S, "s")
-    check_int("seed", seed, limits.SEED)
+    limits.check_clip_numbers(count=count, duration_s=duration_s, seed=seed)
     check_machine_id(machine_id)
 
 
@@ -337,8 +334,7 @@ def synthesize(config: SynthConfig, out_dir: str | Path, *, workers: int = 1,
     list of ClipRecord
         One per clip, sorted by path.
     """
-    if not (isinstance(workers, int) and workers >= 1):
-        raise FaultsynthError(f"workers must be a whole number >= 1, got {workers!r}")
+    limits.check_int("workers", workers, limits.WORKERS)
     root = Path(out_dir)
     check_output_path(root)
     limits.check_dataset_size(root, n_clips=len(config.machine_ids) * config.count * (

@@ -95,6 +95,8 @@ class TrainConfig:
             raise FaultsynthError(f"unknown detector {self.detector!r}: expected one of {', '.join(DETECTORS)}")
         if not (0.0 < float(self.target_fpr) < 1.0):
             raise FaultsynthError(f"target FPR must be within (0, 1), e.g. 0.01, got {self.target_fpr!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < 2**63:
+            raise FaultsynthError(f"seed must be a whole number in 0..{2**63 - 1}, got {self.seed!r}")
         if isinstance(self.folds, bool) or not isinstance(self.folds, (int, np.integer)) or self.folds < 2:
             raise FaultsynthError(f"folds must be a whole number >= 2, got {self.folds!r}")
         if self.train_count is not None and int(self.train_count) < MIN_CLIPS:
@@ -374,9 +376,22 @@ def load_bundle(model_dir: str | Path) -> Bundle:
         feature_config = FeatureConfig.from_dict(meta["feature_config"])
     except (TypeError, KeyError, ValueError) as exc:
         raise FaultsynthError(f"{meta_path}: invalid feature_config ({exc})") from None
-    return Bundle(path=model_dir, feature_config=feature_config, detector=load_detector(detector_dir),
-                  detector_name=str(meta["detector"]), threshold=float(meta["threshold"]),
-                  target_fpr=float(meta["target_fpr"]), meta=meta)
+    try:
+        threshold, target_fpr = float(meta["threshold"]), float(meta["target_fpr"])
+    except (TypeError, KeyError, ValueError) as exc:
+        raise FaultsynthError(f"{meta_path}: invalid threshold or target_fpr ({exc}): retrain the model") from None
+    if not (np.isfinite(threshold) and 0.0 < target_fpr < 1.0):
+        raise FaultsynthError(f"{meta_path}: threshold {threshold!r} and target FPR {target_fpr!r}: expected a "
+                              "finite threshold and a rate in (0, 1); retrain the model")
+    try:
+        detector = load_detector(detector_dir)
+    except FaultsynthError:
+        raise
+    except Exception as exc:  # a corrupt model file makes the model library raise anything
+        raise FaultsynthError(f"{detector_dir}: cannot load the saved detector ({type(exc).__name__}: {exc}); "
+                              "retrain the model") from None
+    return Bundle(path=model_dir, feature_config=feature_config, detector=detector,
+                  detector_name=str(meta["detector"]), threshold=threshold, target_fpr=target_fpr, meta=meta)
 
 
 def _source_counts(records: Sequence[ClipRecord]) -> dict[str, int]:
