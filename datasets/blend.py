@@ -69,11 +69,11 @@ from datasets.manifest import DATASET_JSON, EVENTS_NAME, find_meta_file, meta_fi
 from datasets.loaders import unreadable
 from datasets.output_folder import check_output_path, replaced_folder
 from datasets.records import ClipRecord
-from datasets.synth import VERSION, check_machine_id, clip_seed
+from datasets.synth import check_machine_id, clip_seed
 from datasets.wav import write_wav
 from errors import FaultsynthError
-from generators.base import jsonable
 from generators.noise import rms
+from provenance import jsonable, version
 
 FAULT_SCALES = ("machine", "absolute")
 
@@ -482,7 +482,7 @@ def inject(input_path: str | Path, config: InjectConfig, out: str | Path, *, lay
     jobs = plan_inject(config, sources)
     generator = get_machine(config.machine)
     with_events = any(generator.faults[f].time_localised for f in config.faults)
-    meta = {"generator": "faultsynth", "version": VERSION, "command": "inject", "seed": config.seed,
+    meta = {"generator": "faultsynth", "version": version(), "command": "inject", "seed": config.seed,
             "config": config.to_dict(), "input": str(Path(input_path).resolve()),
             "recordings": [s.record.path for s in sources]}
     return _produce(Path(out), jobs, _inject_one, workers, meta, with_events)
@@ -602,7 +602,7 @@ def mix_noise(input_path: str | Path, noise_path: str | Path, out: str | Path, *
             index = len(jobs)
             path = _clip_path(clip.machine, clip.split, clip.label, clip.machine_id, counters)
             jobs.append(_MixJob(index, path, clip, snr, clip_seed(seed, index), noise, noise_channel))
-    meta = {"generator": "faultsynth", "version": VERSION, "command": "mix", "seed": seed,
+    meta = {"generator": "faultsynth", "version": version(), "command": "mix", "seed": seed,
             "config": {"input": str(Path(input_path).resolve()), "noise": str(Path(noise_path).resolve()),
                        "snrs_db": snrs, "noise_layout": noise_layout, "noise_channel": noise_channel}}
     events = _input_events(Path(input_path), jobs)
@@ -712,7 +712,7 @@ def write_mixed_training_set(real_path: str | Path, synthetic_path: str | Path, 
     counters: dict = {}
     jobs = [(_clip_path(machines[0], "train", "normal", machine_id, counters), r, channel, rate, machines[0],
              machine_id) for r in chosen]
-    meta = {"generator": "faultsynth", "version": VERSION, "command": "mix", "seed": seed,
+    meta = {"generator": "faultsynth", "version": version(), "command": "mix", "seed": seed,
             "config": {"real": str(Path(real_path).resolve()), "synthetic": str(Path(synthetic_path).resolve()),
                        "real_fraction": real_fraction, "count": n_clips, "channel": channel,
                        "sample_rate": rate, "machine_id": machine_id}}

@@ -15,7 +15,8 @@ from collections import Counter
 from pathlib import Path
 
 from datasets.audio import load_audio
-from datasets.loaders import layout_of, load_records, sha256_file
+from datasets.loaders import layout_of, load_records
+from provenance import sha256_file
 from datasets.records import ClipRecord
 from errors import FaultsynthError
 

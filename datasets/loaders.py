@@ -19,7 +19,6 @@ wav            any WAV files (never detected automatically: ask for it)
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Callable
 
@@ -31,6 +30,7 @@ from datasets.load_wav import generic_record
 from datasets.manifest import MANIFEST_NAME, is_faultsynth_dataset, read_manifest
 from datasets.records import SPLITS, ClipRecord
 from errors import FaultsynthError
+from provenance import sha256_file
 
 LAYOUTS = ("mimii", "toyadmos", "dcase2020", "dcase2021", "cwru", "faultsynth", "wav")
 
@@ -184,15 +184,6 @@ def _dataset_files(root: Path) -> list[Path]:
 def unreadable(file: str | Path, exc: OSError) -> str:
     """The message for a file the operating system will not read."""
     return f"{file}: cannot read it ({exc.strerror or exc}): expected a readable file"
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _faultsynth(root: Path, *, machine: str | None, split: str | None, verify: bool,

@@ -32,11 +32,11 @@ from datasets.output_folder import check_output_path, folder_lock
 from datasets.records import ClipRecord
 from datasets.wav import write_wav
 from errors import FaultsynthError
-from generators.base import check_fault, check_severity, jsonable
+from generators.base import check_fault, check_severity
+from provenance import jsonable, version
 from generators.identity import clip_fixed, machine_build
 from generators.registry import get_machine, render_clip, sample_clip_params
 
-VERSION = "0.1.0"
 JOURNAL = "synth-journal.jsonl"
 
 
@@ -279,7 +279,7 @@ def _check_or_start(root: Path, config: SynthConfig) -> None:
     A dataset.json whose run never finished a clip (no journal entry, no clip file) is
     a failed start: it is replaced rather than blocking the corrected command.
     """
-    meta = {"generator": "faultsynth", "version": VERSION, "config": config.to_dict(), "seed": config.seed}
+    meta = {"generator": "faultsynth", "version": version(), "config": config.to_dict(), "seed": config.seed}
     text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
     existing = find_meta_file(root, DATASET_JSON)
     if existing is not None:

@@ -23,6 +23,7 @@ from typing import Any, Mapping, Protocol
 import numpy as np
 
 from errors import FaultsynthError
+from provenance import jsonable  # noqa: F401  (re-exported: generators import it from here)
 
 #: A user-fixed parameter: a value, or a ``(low, high)`` range to draw from.
 Fixed = Mapping[str, Any]
@@ -124,19 +125,6 @@ class Machine(Protocol):
 
     def render(self, params: Mapping[str, Any], *, duration_s: float, sample_rate: int,
                rng: np.random.Generator) -> Parts: ...
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with numpy scalars and arrays turned into plain Python values, recursively (dict keys as str)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def check_fault(machine: "Machine", fault: str) -> str:

@@ -28,7 +28,8 @@ from typing import Any, Mapping
 from datasets.atomic import write_text_atomic
 from errors import FaultsynthError
 from pipeline.features import FeatureConfig
-from pipeline.training import DETECTORS, TrainConfig, canonical_hash, tree_hashes
+from pipeline.training import DETECTORS, TrainConfig
+from provenance import canonical_hash, tree_hashes
 
 SOURCES = ("synthetic", "real")
 STAGES_DIR = ".stages"

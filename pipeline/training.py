@@ -19,7 +19,6 @@ of the false-positive rate behind the threshold.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -29,9 +28,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from datasets.atomic import write_text_atomic
-from datasets.loaders import sha256_file
 from datasets.records import ClipRecord
 from errors import FaultsynthError
+from provenance import canonical_hash, sha256_file, tree_hashes, version
 from pipeline.calibration import MIN_CLIPS
 from pipeline.clip_features import clip_features, resolve_feature_config
 
@@ -118,36 +117,6 @@ class TrainConfig:
                 "train_ids": list(self.train_ids), "train_count": self.train_count, "layout": self.layout,
                 "max_representative": int(self.max_representative),
                 "feature_overrides": dict(self.feature_overrides)}
-
-
-def canonical_hash(obj: Any) -> str:
-    """sha256 of the canonical JSON form of ``obj`` (sorted keys)."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def tree_hashes(folder: Path) -> dict[str, str]:
-    """Relative POSIX path -> sha256 of every file under ``folder`` (sorted)."""
-    folder = Path(folder)
-    return {p.relative_to(folder).as_posix(): sha256_file(p)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def faultsynth_version() -> str:
-    """Installed faultsynth version, or "unknown"."""
-    from importlib import metadata
-
-    try:
-        return metadata.version("faultsynth")
-    except metadata.PackageNotFoundError:
-        pass
-    import tomllib
-
-    try:  # running from the source tree
-        project = Path(__file__).resolve().parents[1] / "pyproject.toml"
-        return str(tomllib.loads(project.read_text(encoding="utf-8"))["project"]["version"])
-    except (OSError, KeyError, tomllib.TOMLDecodeError):
-        return "unknown"
 
 
 # ---------------------------------------------------------------- selection and threshold
@@ -456,7 +425,7 @@ def write_bundle(out_dir: str | Path, *, detector, detector_name: str, detector_
         "feature_dim": int(representative.shape[1]),
         "train_summary": dict(train_summary),
         "train_config": dict(train_config),
-        "created_with": f"faultsynth {faultsynth_version()}",
+        "created_with": f"faultsynth {version()}",
         "detector_files": tree_hashes(detector_dir),
         "representative_sha256": sha256_file(out_dir / REPRESENTATIVE_NAME),
     }

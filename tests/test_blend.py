@@ -12,7 +12,8 @@ from scipy.signal import hilbert
 
 from datasets.audio import load_audio
 from datasets.blend import InjectConfig, inject, inject_clip, mix_noise, mixed_training_set
-from datasets.loaders import load_records, sha256_file
+from datasets.loaders import load_records
+from provenance import sha256_file
 from datasets.manifest import META_DIR, read_manifest, write_manifest
 from errors import FaultsynthError
 from tests.conftest import run_cli

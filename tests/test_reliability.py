@@ -212,7 +212,8 @@ def test_unreadable_input_is_one_error_line_or_skipped(tmp_path, shared_data):
 
 def _refingerprint(model: Path, **changes) -> None:
     """Edit bundle.json and make it self-consistent again (as a bundle damaged by a tool, not by a typo)."""
-    from pipeline.training import _bundle_fingerprint, tree_hashes
+    from pipeline.training import _bundle_fingerprint
+    from provenance import tree_hashes
 
     meta = json.loads((model / "bundle.json").read_text())
     meta.update(changes)
