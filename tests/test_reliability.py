@@ -239,3 +239,25 @@ def test_a_nan_threshold_and_a_corrupt_model_file(tmp_path, toy, kmeans_model):
     assert refused(run_cli("evaluate", "--model", ae, "--data", toy, "--out", tmp_path / "r", "--quiet"),
                    "cannot load the saved detector")
     assert not (tmp_path / "r").exists()
+
+
+def test_failed_export_and_firmware_leave_no_partial_files(tmp_path, toy, kmeans_model):
+    import shutil
+
+    assert cli_fails(run_cli("export", "--model", kmeans_model, "--data", tmp_path / "missing",
+                             "--out", tmp_path / "export"))
+    export = tmp_path / "export"
+    result = run_cli("export", "--model", kmeans_model, "--out", export)
+    assert result.returncode == 0, result.stderr
+    broken = tmp_path / "broken_export"
+    shutil.copytree(export, broken)
+    with open(broken / "c" / "fs_params.c", "a") as handle:
+        handle.write("\n#error the C sources were damaged\n")
+    result = run_cli("firmware", "--export", broken, "--clips", toy, "--out", tmp_path / "fw", "--max-clips", "2")
+    assert cli_fails(result)  # the compiler's own lines may follow the error line
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["broken_export", "export"]
+
+
+def cli_fails(result) -> bool:
+    """Exit status 2 with an `error:` line and no traceback."""
+    return result.returncode == 2 and result.stderr.startswith("error:") and "Traceback" not in result.stderr
