@@ -14,14 +14,12 @@ import typer
 
 from errors import FaultsynthError
 
-
 _NUMBER = (int, float)
-_NUMBERS = "a number"
 #: synth keys accepted in a --config TOML file: key -> (accepted TOML types, what the message says).
 CONFIG_KEYS = {
     "machine": ((str,), "a string"), "faults": ((str, list), "a string or a list of strings"),
     "severities": ((str, list), "a string such as \"0.25,0.5,1\" or \"0.2:0.8\", or a list of numbers"),
-    "count": ((int,), "a whole number"), "duration": (_NUMBER, _NUMBERS + " of seconds"),
+    "count": ((int,), "a whole number"), "duration": (_NUMBER, "a number of seconds"),
     "sample_rate": ((int,), "a whole number of Hz"), "seed": ((int,), "a whole number"),
     "out": ((str,), "a string (folder)"), "workers": ((int,), "a whole number"),
     "rpm": (_NUMBER + (str, list), "a number, \"lo:hi\" or [lo, hi]"), "bearing": ((str, int), "a preset name"),

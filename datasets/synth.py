@@ -33,9 +33,9 @@ from datasets.records import ClipRecord
 from datasets.wav import write_wav
 from errors import FaultsynthError
 from generators.base import check_fault, check_severity
-from provenance import jsonable, version
 from generators.identity import clip_fixed, machine_build
 from generators.registry import get_machine, render_clip, sample_clip_params
+from provenance import jsonable, version
 
 JOURNAL = "synth-journal.jsonl"
 
