@@ -40,10 +40,11 @@ mixed_training_set
     the ``source`` column. The ``mix --real ... --synthetic ...`` command
     copies the chosen clips (decoded, float32 WAV) into a new dataset.
 
-All three write a dataset in the DESIGN.md layout: WAVs and ``manifest.csv``
-and ``dataset.json`` into a hidden staging folder beside ``out``, renamed to
-``out`` only when everything succeeded, so a failure leaves nothing
-half-written. Per-clip seeds: ``datasets.synth.clip_seed(seed, index)``
+All three write a dataset in the DESIGN.md layout (WAVs, and ``manifest.csv``
+and ``dataset.json`` in ``.faultsynth/``) into a hidden staging folder beside
+``out`` (:func:`datasets.output_folder.replaced_folder`), renamed to ``out``
+only when everything succeeded, so a failure leaves nothing half-written and
+the staging of a killed run is removed by the next run. Per-clip seeds: ``datasets.synth.clip_seed(seed, index)``
 (``SeedSequence(seed, spawn_key=(index,))``), so output is byte-identical
 for any number of workers.
 """
@@ -54,9 +55,6 @@ import csv
 import json
 import math
 import multiprocessing
-import os
-import shutil
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,13 +64,16 @@ import numpy as np
 
 from datasets.atomic import write_text_atomic
 from datasets.audio import Channel, load_audio
-from datasets.manifest import EVENTS_NAME, write_events, write_manifest
+from datasets import limits
+from datasets.manifest import DATASET_JSON, EVENTS_NAME, find_meta_file, meta_file, write_events, write_manifest
+from datasets.loaders import unreadable
+from datasets.output_folder import check_output_path, replaced_folder
 from datasets.records import ClipRecord
-from datasets.synth import DATASET_JSON, VERSION, clip_seed
+from datasets.synth import check_machine_id, clip_seed
 from datasets.wav import write_wav
 from errors import FaultsynthError
-from generators.base import jsonable
 from generators.noise import rms
+from provenance import jsonable, version
 
 FAULT_SCALES = ("machine", "absolute")
 
@@ -123,10 +124,11 @@ def _validate_sources(records: Sequence[ClipRecord], *, channel: Channel, sample
         rate = sample_rate or record.sample_rate
         try:
             x = _samples(record, channel, rate)
-        except FaultsynthError as exc:
+        except (FaultsynthError, OSError) as exc:
+            message = str(exc) if isinstance(exc, FaultsynthError) else unreadable(record.file, exc)
             if bad is None:
-                raise
-            bad.append((str(record.file), str(exc)))
+                raise FaultsynthError(message) from None
+            bad.append((str(record.file), message))
             continue
         sources.append(Source(record, int(x.size), int(rate)))
     if not sources:
@@ -148,27 +150,12 @@ def _clip_path(machine: str, split: str, label: str, machine_id: str, counters: 
     return f"{machine}/{split}/{label}_{machine_id}_{n:08d}.wav"
 
 
-def _staging(out: Path) -> Path:
-    """A hidden empty folder beside ``out``; ``out`` must not exist or be empty."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FaultsynthError(f"{out} exists and is not empty: expected a new or empty output folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the dataset is not
-    return staging
-
-
-def _finish(staging: Path, out: Path, records: list[ClipRecord], events: list, meta: dict,
-            with_events: bool) -> list[ClipRecord]:
-    """Write manifest, events and dataset.json into ``staging``, then move it to ``out``."""
-    write_text_atomic(staging / DATASET_JSON, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+def _finish(staging: Path, records: list[ClipRecord], events: list, meta: dict, with_events: bool) -> None:
+    """Write manifest, events and dataset.json into ``staging``."""
+    write_text_atomic(meta_file(staging, DATASET_JSON), json.dumps(meta, indent=2, sort_keys=True) + "\n")
     if with_events or events:
         write_events(staging, events)
     write_manifest(staging, records)
-    if out.exists():
-        out.rmdir()  # empty (checked in _staging)
-    os.replace(staging, out)
-    return sorted((r.replace(root=str(out)) for r in records), key=lambda r: r.path)
 
 
 def _run_jobs(function: Callable, jobs: list, workers: int) -> Iterator:
@@ -186,17 +173,14 @@ def _run_jobs(function: Callable, jobs: list, workers: int) -> Iterator:
 
 def _produce(out: Path, jobs: list, function: Callable, workers: int, meta: dict,
              with_events: bool, events: Sequence[tuple] = ()) -> list[ClipRecord]:
-    """Run the clip jobs into a staging folder and publish it as ``out``; clean up on any failure."""
-    staging = _staging(out)
-    try:
+    """Run the clip jobs into a staging folder and publish it as ``out`` (new or empty) when all succeeded."""
+    with replaced_folder(out, marker=None) as staging:
         records, events = [], list(events)
         for row, clip_events in _run_jobs(function, [(str(staging), job) for job in jobs], workers):
             records.append(ClipRecord.from_manifest_row(row, root=staging))
             events.extend(tuple(e) for e in clip_events)
-        return _finish(staging, out, records, events, meta, with_events)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        _finish(staging, records, events, meta, with_events)
+    return sorted((r.replace(root=str(out)) for r in records), key=lambda r: r.path)
 
 
 # ---- inject ------------------------------------------------------------------------------------
@@ -330,7 +314,7 @@ class InjectConfig:
     per_clip: bool = False
 
     def __post_init__(self) -> None:
-        from datasets.synth import check_clip_plan
+        from datasets.synth import check_clip_plan, check_fixed
 
         if not self.faults:
             raise FaultsynthError("no faults given: expected --faults with a comma list of fault types")
@@ -340,6 +324,9 @@ class InjectConfig:
                         duration_s=self.duration_s, seed=self.seed, machine_id=self.machine_id)
         if self.fault_scale not in FAULT_SCALES:
             raise FaultsynthError(f"fault scale {self.fault_scale!r}: expected one of {', '.join(FAULT_SCALES)}")
+        if self.sample_rate is not None:
+            limits.check_int("sample rate (Hz)", self.sample_rate, limits.SAMPLE_RATE_HZ)
+        check_fixed(self.fixed)
 
     def to_dict(self) -> dict:
         """JSON-serialisable form (recorded in dataset.json)."""
@@ -482,16 +469,20 @@ def inject(input_path: str | Path, config: InjectConfig, out: str | Path, *, lay
     from datasets.loaders import load_records
     from generators.registry import get_machine
 
+    check_output_path(out)
     records = [r for r in load_records(input_path, layout=layout, bad=bad) if r.label == "normal"]
     if not records:
         raise FaultsynthError(f"{input_path}: no normal recordings: expected real normal clips to inject into")
     sources = _validate_sources(records, channel=config.channel, sample_rate=config.sample_rate, bad=bad,
                                 what="normal")
+    n_seg = int(round(config.duration_s * sources[0].rate))
+    limits.check_dataset_size(out, n_clips=config.count * (2 + len(config.faults) * len(config.severities)),
+                              samples_per_clip=n_seg, bytes_per_sample=4, workers=workers)
     _preflight(config, sources[0].rate)
     jobs = plan_inject(config, sources)
     generator = get_machine(config.machine)
     with_events = any(generator.faults[f].time_localised for f in config.faults)
-    meta = {"generator": "faultsynth", "version": VERSION, "command": "inject", "seed": config.seed,
+    meta = {"generator": "faultsynth", "version": version(), "command": "inject", "seed": config.seed,
             "config": config.to_dict(), "input": str(Path(input_path).resolve()),
             "recordings": [s.record.path for s in sources]}
     return _produce(Path(out), jobs, _inject_one, workers, meta, with_events)
@@ -583,11 +574,11 @@ def mix_noise(input_path: str | Path, noise_path: str | Path, out: str | Path, *
     """
     from datasets.loaders import load_records
 
-    snrs = [float(s) for s in snrs_db]
-    if not snrs or not all(math.isfinite(s) for s in snrs):
-        raise FaultsynthError(f"SNRs: expected a comma list of finite dB values such as 6,0,-6, got {snrs_db!r}")
-    if not (isinstance(seed, int) and seed >= 0):
-        raise FaultsynthError(f"seed must be a whole number >= 0, got {seed!r}")
+    if not snrs_db:
+        raise FaultsynthError("SNRs: expected a comma list of dB values such as 6,0,-6")
+    snrs = [limits.check_float("SNR", s, limits.SNR_DB, "dB") for s in snrs_db]
+    limits.check_int("seed", seed, limits.SEED)
+    check_output_path(out)
     clips = load_records(input_path, bad=bad)
     clip_sources = _validate_sources(clips, channel=0, sample_rate=None, bad=bad, what="synthetic")
     noise_records = [r for r in load_records(noise_path, layout=noise_layout, bad=bad) if r.label == "normal"]
@@ -602,6 +593,8 @@ def mix_noise(input_path: str | Path, noise_path: str | Path, out: str | Path, *
         raise FaultsynthError(f"{too_long[0].record.file}: lasts {too_long[0].n_samples / rate:.3f} s but the longest "
                               f"noise recording lasts {longest / rate:.3f} s: expected noise at least as long as "
                               "the clips")
+    limits.check_dataset_size(out, n_clips=len(clip_sources) * len(snrs), workers=workers, bytes_per_sample=4,
+                              samples_per_clip=max(s.n_samples for s in clip_sources))
     jobs, counters = [], {}
     for source in clip_sources:
         clip = source.record
@@ -609,7 +602,7 @@ def mix_noise(input_path: str | Path, noise_path: str | Path, out: str | Path, *
             index = len(jobs)
             path = _clip_path(clip.machine, clip.split, clip.label, clip.machine_id, counters)
             jobs.append(_MixJob(index, path, clip, snr, clip_seed(seed, index), noise, noise_channel))
-    meta = {"generator": "faultsynth", "version": VERSION, "command": "mix", "seed": seed,
+    meta = {"generator": "faultsynth", "version": version(), "command": "mix", "seed": seed,
             "config": {"input": str(Path(input_path).resolve()), "noise": str(Path(noise_path).resolve()),
                        "snrs_db": snrs, "noise_layout": noise_layout, "noise_channel": noise_channel}}
     events = _input_events(Path(input_path), jobs)
@@ -619,8 +612,8 @@ def mix_noise(input_path: str | Path, noise_path: str | Path, out: str | Path, *
 
 def _input_events(input_root: Path, jobs: list) -> list[tuple] | None:
     """The input's events.csv rows carried over to the mixed clips (same onsets); None if it has none."""
-    events_file = input_root / EVENTS_NAME
-    if not events_file.is_file():
+    events_file = find_meta_file(input_root, EVENTS_NAME)
+    if events_file is None:
         return None
     by_path: dict[str, list[str]] = {}
     for job in jobs:
@@ -695,8 +688,13 @@ def write_mixed_training_set(real_path: str | Path, synthetic_path: str | Path, 
     """
     from datasets.loaders import load_records
 
-    if not (isinstance(seed, int) and seed >= 0):
-        raise FaultsynthError(f"seed must be a whole number >= 0, got {seed!r}")
+    limits.check_int("seed", seed, limits.SEED)
+    limits.check_int("count", n_clips, limits.COUNT)
+    check_machine_id(machine_id)
+    if sample_rate is not None:
+        limits.check_int("sample rate (Hz)", sample_rate, limits.SAMPLE_RATE_HZ)
+    limits.check_float("real fraction", real_fraction, (0.0, 1.0))
+    check_output_path(out)
     real = load_records(real_path, layout=real_layout, bad=bad)
     synthetic = load_records(synthetic_path, bad=bad)
     machines = sorted({r.machine for r in synthetic})
@@ -709,10 +707,12 @@ def write_mixed_training_set(real_path: str | Path, synthetic_path: str | Path, 
         raise FaultsynthError(f"the chosen clips have mixed sample rates {rates} Hz: expected one rate; "
                               "pass --sample-rate to resample them")
     rate = sample_rate or rates[0]
+    limits.check_dataset_size(out, n_clips=len(chosen), workers=workers, bytes_per_sample=4,
+                              samples_per_clip=max(int(r.duration_s * rate) + 1 for r in chosen))
     counters: dict = {}
     jobs = [(_clip_path(machines[0], "train", "normal", machine_id, counters), r, channel, rate, machines[0],
              machine_id) for r in chosen]
-    meta = {"generator": "faultsynth", "version": VERSION, "command": "mix", "seed": seed,
+    meta = {"generator": "faultsynth", "version": version(), "command": "mix", "seed": seed,
             "config": {"real": str(Path(real_path).resolve()), "synthetic": str(Path(synthetic_path).resolve()),
                        "real_fraction": real_fraction, "count": n_clips, "channel": channel,
                        "sample_rate": rate, "machine_id": machine_id}}

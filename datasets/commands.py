@@ -1,7 +1,7 @@
-"""Typer command functions of the datasets area: ``info``, ``inject`` and ``mix``.
+"""Typer command functions of the datasets area: ``synth``, ``info``, ``inject`` and ``mix``.
 
-cli.py registers them. Each is a thin layer over datasets.info and
-datasets.blend; bad input raises FaultsynthError (printed by cli.main, exit 2).
+cli.py registers them. Each is a thin layer over datasets.synth, datasets.info
+and datasets.blend; bad input raises FaultsynthError (printed by cli.main, exit 2).
 """
 
 from __future__ import annotations
@@ -13,6 +13,157 @@ from typing import Optional
 import typer
 
 from errors import FaultsynthError
+
+_NUMBER = (int, float)
+#: synth keys accepted in a --config TOML file: key -> (accepted TOML types, what the message says).
+CONFIG_KEYS = {
+    "machine": ((str,), "a string"), "faults": ((str, list), "a string or a list of strings"),
+    "severities": ((str, list), "a string such as \"0.25,0.5,1\" or \"0.2:0.8\", or a list of numbers"),
+    "count": ((int,), "a whole number"), "duration": (_NUMBER, "a number of seconds"),
+    "sample_rate": ((int,), "a whole number of Hz"), "seed": ((int,), "a whole number"),
+    "out": ((str,), "a string (folder)"), "workers": ((int,), "a whole number"),
+    "rpm": (_NUMBER + (str, list), "a number, \"lo:hi\" or [lo, hi]"), "bearing": ((str, int), "a preset name"),
+    "machine_id": ((str,), "a string such as \"id_00\""),
+    "snr_db": (_NUMBER + (str, list), "a number, \"lo:hi\" or [lo, hi]"), "sensor": ((str,), "a string"),
+    "params": ((dict,), "a table of physical parameters"), "ids": ((int,), "a whole number"),
+    "per_clip": ((bool,), "true or false"),
+}
+
+
+def _load_config(path: Path) -> dict:
+    """Read a synth TOML config; a clear error if it is unreadable or has unknown keys."""
+    from datasets.toml_file import read_toml
+
+    data = read_toml(path, what="a synth config")
+    unknown = sorted(set(data) - set(CONFIG_KEYS))
+    if unknown:
+        raise FaultsynthError(f"config file {path}: unknown keys {unknown}; expected some of {sorted(CONFIG_KEYS)}")
+    for key, value in data.items():
+        types, expected = CONFIG_KEYS[key]
+        # TOML booleans are not numbers here, and list items must be of the list's kind
+        wrong = isinstance(value, bool) and bool not in types or not isinstance(value, types)
+        if isinstance(value, list) and not wrong:
+            item_types = (str,) if key == "faults" else _NUMBER
+            wrong = any(isinstance(v, bool) or not isinstance(v, item_types) for v in value)
+        if wrong:
+            raise FaultsynthError(f"config file {path}: {key} = {value!r}: expected {expected}")
+    return data
+
+
+def _print_machine_list() -> None:
+    """Print machines x fault types and their physical parameters (from the generators' declarations)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from generators.registry import common_parameters, get_machine, machine_names
+    from generators.sensors import SENSORS
+
+    def parameter_table(title, declarations):
+        table = Table(title=title, title_justify="left")
+        for column in ("parameter", "level", "meaning, unit, default"):
+            table.add_column(column)
+        for p in declarations:
+            level = p.level + (f" (+/-{100 * p.spread:g} %)" if p.spread else "")
+            table.add_row(p.name, level, p.describe())
+        return table
+
+    console = Console()
+    for name in machine_names():
+        machine = get_machine(name)
+        table = Table(title=f"{name} ({machine.kind}, default {machine.default_sample_rate} Hz)",
+                      show_lines=False, title_justify="left")
+        table.add_column("fault")
+        table.add_column("mechanism")
+        table.add_column("severity -> physical parameters")
+        for fault in machine.faults.values():
+            table.add_row(fault.name + (" *" if fault.time_localised else ""), fault.description,
+                          "\n".join(p.describe() for p in fault.parameters))
+        console.print(table)
+        console.print(parameter_table(f"{name}: parameters (level: build = once per machine id, operating = per "
+                                      "clip around the machine's value, recording = per clip)", machine.declarations))
+    for kind in ("vibration", "audio"):
+        console.print(parameter_table(f"parameters of every {kind} machine", common_parameters(kind)))
+    console.print("sensors: " + "; ".join(f"{k}: {v}" for k, v in SENSORS.items()))
+    console.print("* time-localised: events.csv records each occurrence")
+
+
+def synth(
+    machine: Optional[str] = typer.Option(None, help="Machine: bearing, gearbox, fan, pump, valve, slider, "
+                                                     "toycar, toyconveyor (see --list)."),
+    faults: Optional[str] = typer.Option(None, help="Comma list of fault types (normal clips are always "
+                                                    "included); default: all of the machine's faults."),
+    severities: Optional[str] = typer.Option(None, help="Comma list of levels in [0,1], or a range lo:hi "
+                                                        "drawn per clip. Default 0.25,0.5,1."),
+    count: Optional[int] = typer.Option(None, help="Clips per class (default 10)."),
+    duration: Optional[float] = typer.Option(None, help="Clip length in seconds (default 10)."),
+    sample_rate: Optional[int] = typer.Option(None, help="Sample rate in Hz (default: the machine's)."),
+    seed: Optional[int] = typer.Option(None, help="Root seed (default 0)."),
+    out: Optional[Path] = typer.Option(None, help="Output dataset folder."),
+    workers: Optional[int] = typer.Option(None, help="Parallel processes (output is identical for any)."),
+    config: Optional[Path] = typer.Option(None, help="TOML file with the same keys plus a [params] table "
+                                                     "of machine parameters."),
+    rpm: Optional[str] = typer.Option(None, help="Shaft speed in rpm: a value or a range lo:hi."),
+    bearing: Optional[str] = typer.Option(None, help="Bearing preset, e.g. 6205, 6203."),
+    snr_db: Optional[str] = typer.Option(None, "--snr-db", help="Background-noise SNR in dB: value or lo:hi."),
+    sensor: Optional[str] = typer.Option(None, help="Sensor model, e.g. ideal, adxl355, iis3dwb, mp34dt05."),
+    machine_id: Optional[str] = typer.Option(None, help="Machine id in file names (default id_00)."),
+    ids: Optional[int] = typer.Option(None, help="Number of machines (ids id_00, id_02, ... as DCASE numbers "
+                                                 "them), each with --count clips per class (default 1)."),
+    per_clip: Optional[bool] = typer.Option(None, "--per-clip/--per-machine",
+                                            help="Draw every parameter per clip (domain randomisation) instead "
+                                                 "of one machine per id (default: per machine)."),
+    list_machines: bool = typer.Option(False, "--list", help="Print machines x fault types and parameters."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Synthesise a labelled dataset (DCASE layout; manifest.csv and dataset.json in .faultsynth/)."""
+    from datasets.limits import check_clip_numbers
+
+    if list_machines:
+        _print_machine_list()
+        return
+    cfg = _load_config(config) if config else {}
+    pick = lambda flag, key, default=None: flag if flag is not None else cfg.get(key, default)  # noqa: E731
+    check_clip_numbers(count=pick(count, "count", 10), duration_s=pick(duration, "duration", 10.0),
+                       sample_rate=pick(sample_rate, "sample_rate"), seed=pick(seed, "seed", 0),
+                       workers=pick(workers, "workers", 1))
+    from datasets.synth import SynthConfig, parse_severities, parse_value_or_range, synthesize
+    from generators.registry import get_machine
+
+    machine_name = pick(machine, "machine")
+    if machine_name is None:
+        raise FaultsynthError("no machine given: expected --machine NAME (see --list)")
+    fault_text = pick(faults, "faults")
+    if fault_text is None:
+        fault_list = tuple(get_machine(machine_name).faults)
+    elif isinstance(fault_text, str):
+        fault_list = tuple(f.strip() for f in fault_text.split(",") if f.strip())
+    else:
+        fault_list = tuple(fault_text)
+    sev = pick(severities, "severities", "0.25,0.5,1")
+    levels, sev_range = (parse_severities(sev) if isinstance(sev, str)
+                         else (tuple(float(s) for s in sev), None))
+    fixed = dict(cfg.get("params", {}))
+    for key, flag in (("rpm", rpm), ("snr_db", snr_db)):
+        value = pick(flag, key)
+        if value is not None:
+            fixed[key] = parse_value_or_range(key, value)
+    for key, flag in (("bearing", bearing), ("sensor", sensor)):
+        value = pick(flag, key)
+        if value is not None:
+            fixed[key] = str(value)
+    out_dir = pick(out, "out")
+    if out_dir is None:
+        raise FaultsynthError("no output folder given: expected --out DIR")
+    synth_config = SynthConfig(machine=machine_name, faults=fault_list, severities=levels,
+                               severity_range=sev_range, count=pick(count, "count", 10),
+                               duration_s=float(pick(duration, "duration", 10.0)),
+                               sample_rate=pick(sample_rate, "sample_rate"), seed=pick(seed, "seed", 0),
+                               machine_id=pick(machine_id, "machine_id", "id_00"), fixed=fixed,
+                               ids=pick(ids, "ids", 1), per_clip=pick(per_clip, "per_clip", False))
+    records = synthesize(synth_config, Path(out_dir), workers=pick(workers, "workers", 1), progress=not quiet)
+    n_anomaly = sum(r.label == "anomaly" for r in records)
+    typer.echo(f"wrote {len(records)} clips ({len(records) - n_anomaly} normal, {n_anomaly} anomaly) "
+               f"to {out_dir}")
 
 
 def info(
@@ -105,6 +256,9 @@ def inject(
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable recordings and list them."),
 ) -> None:
     """Inject synthetic faults into real normal recordings (writes a dataset; source 'mixed')."""
+    from datasets.limits import check_clip_numbers
+
+    check_clip_numbers(count=count, duration_s=duration, sample_rate=sample_rate, seed=seed, workers=workers)
     from datasets.blend import InjectConfig
     from datasets.blend import inject as run_inject
     from datasets.synth import parse_value_or_range
@@ -147,7 +301,15 @@ def mix(
     Noise: --input SYNTH --noise PATH --snrs 6,0,-6. Mixed training set: --real DIR --synthetic DIR
     --real-fraction F --count N (normal clips are copied, float32 WAV).
     """
+    from datasets import limits
+
+    limits.check_clip_numbers(count=count, sample_rate=sample_rate, seed=seed, workers=workers)
+    for snr in _floats("snrs", snrs):
+        limits.check_float("SNR", snr, limits.SNR_DB, "dB")
     from datasets.blend import mix_noise, write_mixed_training_set
+    from datasets.synth import check_machine_id
+
+    check_machine_id(machine_id)
 
     noise_mode = input is not None or noise is not None
     set_mode = real is not None or synthetic is not None or real_fraction is not None

@@ -7,7 +7,7 @@ names and overridable. Loading is lazy: only headers are read (WAV header,
 Layouts (details in datasets/load_dcase.py, load_cwru.py, load_wav.py):
 
 =============  ===================================================================
-faultsynth     a folder with ``manifest.csv`` (records as written; source as in it)
+faultsynth     a folder with ``.faultsynth/manifest.csv`` (records as written; checksums verified)
 dcase2020      ``<machine>/{train,test}/{normal,anomaly}_id_XX_NNNNNNNN.wav``
 dcase2021      ``<machine>/{train,test}/section_XX_<domain>_<split>_<label>_NNNN_<attrs>.wav`` (2021-2025)
 mimii          ``[<snr>_dB_<machine>/]<machine>/id_XX/{normal,abnormal}/NNNNNNNN.wav``
@@ -19,7 +19,6 @@ wav            any WAV files (never detected automatically: ask for it)
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Callable
 
@@ -28,9 +27,10 @@ from datasets.load_dcase import (DCASE2020_NAME, DCASE2021_ANY, MIMII_ID, TOYADM
                                  TOYADMOS_NOISE, dcase2020_record, dcase2021_record, mimii_record,
                                  toyadmos_record)
 from datasets.load_wav import generic_record
-from datasets.manifest import MANIFEST_NAME, read_manifest
+from datasets.manifest import MANIFEST_NAME, is_faultsynth_dataset, read_manifest
 from datasets.records import SPLITS, ClipRecord
 from errors import FaultsynthError
+from provenance import sha256_file
 
 LAYOUTS = ("mimii", "toyadmos", "dcase2020", "dcase2021", "cwru", "faultsynth", "wav")
 
@@ -39,7 +39,7 @@ BadList = list
 
 
 def load_records(path: str | Path, *, layout: str = "auto", machine: str | None = None,
-                 split: str | None = None, verify: bool = False,
+                 split: str | None = None, verify: bool = True,
                  bad: BadList | None = None) -> list[ClipRecord]:
     """Records of a dataset folder or of a single ``.wav``/``.mat`` file.
 
@@ -57,8 +57,9 @@ def load_records(path: str | Path, *, layout: str = "auto", machine: str | None 
         CWRU, wav; default ``"test"``); for DCASE layouts it overrides the
         split of the file names.
     verify : bool
-        For faultsynth datasets: check every file's sha256 against the
-        manifest (reads every file).
+        For faultsynth datasets: check that every listed file exists and that
+        its sha256 matches the manifest (reads every file); a mismatch is an
+        error naming the file (or a ``bad`` entry).
     bad : list, optional
         If given, files that cannot be read are appended as ``(file, message)``
         and skipped instead of raising.
@@ -83,7 +84,7 @@ def load_records(path: str | Path, *, layout: str = "auto", machine: str | None 
         raise FaultsynthError(f"{path}: no such file or folder: expected a dataset folder, .wav or .mat file")
     if path.is_file():
         root, files = path.parent, [path]
-    elif (path / MANIFEST_NAME).is_file() and layout in ("auto", "faultsynth"):
+    elif is_faultsynth_dataset(path) and layout in ("auto", "faultsynth"):
         return _faultsynth(path, machine=machine, split=split, verify=verify, bad=bad)
     else:
         root = path
@@ -100,10 +101,11 @@ def load_records(path: str | Path, *, layout: str = "auto", machine: str | None 
     for file in files:
         try:
             record = make(file, root=root, split=split, machine=machine)
-        except FaultsynthError as exc:
+        except (FaultsynthError, OSError) as exc:
+            message = str(exc) if isinstance(exc, FaultsynthError) else unreadable(file, exc)
             if bad is None:
-                raise
-            bad.append((str(file), str(exc)))
+                raise FaultsynthError(message) from None
+            bad.append((str(file), message))
             continue
         if record is not None:
             records.append(record)
@@ -119,7 +121,7 @@ def layout_of(path: str | Path, *, layout: str = "auto") -> str:
     path = Path(path)
     if layout != "auto":
         return layout
-    if path.is_dir() and (path / MANIFEST_NAME).is_file():
+    if is_faultsynth_dataset(path):
         return "faultsynth"
     if path.is_file():
         return detect_layout([path], single=True)
@@ -179,20 +181,16 @@ def _dataset_files(root: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def unreadable(file: str | Path, exc: OSError) -> str:
+    """The message for a file the operating system will not read."""
+    return f"{file}: cannot read it ({exc.strerror or exc}): expected a readable file"
 
 
 def _faultsynth(root: Path, *, machine: str | None, split: str | None, verify: bool,
                 bad: BadList | None) -> list[ClipRecord]:
     records = read_manifest(root)
     if not records:
-        raise FaultsynthError(f"{root / MANIFEST_NAME}: no rows: expected at least one clip")
+        raise FaultsynthError(f"{root}: its {MANIFEST_NAME} has no rows: expected at least one clip")
     if split is not None:
         records = [r for r in records if r.split == split]
     records = _keep_machine(records, machine, root)
@@ -200,10 +198,14 @@ def _faultsynth(root: Path, *, machine: str | None, split: str | None, verify: b
         kept = []
         for record in records:
             problem = None
-            if not record.file.is_file():
-                problem = f"{record.file}: listed in {MANIFEST_NAME} but missing"
-            elif record.sha256 and sha256_file(record.file) != record.sha256:
-                problem = f"{record.file}: sha256 differs from {MANIFEST_NAME}: the file changed or is corrupt"
+            try:
+                if not record.file.is_file():
+                    problem = f"{record.file}: listed in {MANIFEST_NAME} but missing"
+                elif record.sha256 and sha256_file(record.file) != record.sha256:
+                    problem = (f"{record.file}: sha256 differs from the dataset's {MANIFEST_NAME}: the file changed "
+                               "or is corrupt")
+            except OSError as exc:
+                problem = unreadable(record.file, exc)
             if problem is None:
                 kept.append(record)
             elif bad is None:

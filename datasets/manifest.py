@@ -1,4 +1,12 @@
-"""Reading and writing manifest.csv and events.csv."""
+"""Where a faultsynth dataset keeps its own files, and reading and writing manifest.csv and events.csv.
+
+A dataset root holds machine folders only (``<root>/<machine>/{train,test}/*.wav``),
+so tools that list the root's entries as machine types (the DCASE baselines)
+read it unchanged. The dataset's own files sit in the hidden folder
+``<root>/.faultsynth/``: ``manifest.csv``, ``dataset.json``, ``events.csv`` and,
+while ``synth`` runs, its journal. Paths in them stay relative to the root.
+Datasets written before this layout (those files at the root) are still read.
+"""
 
 from __future__ import annotations
 
@@ -11,27 +19,47 @@ from datasets.atomic import write_text_atomic
 from datasets.records import MANIFEST_COLUMNS, ClipRecord
 from errors import FaultsynthError
 
+META_DIR = ".faultsynth"
 MANIFEST_NAME = "manifest.csv"
 EVENTS_NAME = "events.csv"
+DATASET_JSON = "dataset.json"
 EVENT_COLUMNS = ("path", "onset_s", "offset_s", "fault")
 
 
+def meta_file(root: str | Path, name: str) -> Path:
+    """Where a dataset's own file ``name`` is written: ``<root>/.faultsynth/<name>``."""
+    return Path(root) / META_DIR / name
+
+
+def find_meta_file(root: str | Path, name: str) -> Path | None:
+    """The dataset's file ``name`` if present: in ``<root>/.faultsynth/``, else at the root (older layout)."""
+    for candidate in (meta_file(root, name), Path(root) / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def is_faultsynth_dataset(root: str | Path) -> bool:
+    """True if ``root`` is a folder holding a faultsynth manifest (either layout)."""
+    return Path(root).is_dir() and find_meta_file(root, MANIFEST_NAME) is not None
+
+
 def write_manifest(root: str | Path, records: Iterable[ClipRecord]) -> Path:
-    """Write ``<root>/manifest.csv`` atomically, one row per record, sorted by path."""
+    """Write ``<root>/.faultsynth/manifest.csv`` atomically, one row per record, sorted by path."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for record in sorted(records, key=lambda r: r.path):
         writer.writerow(record.manifest_row())
-    path = Path(root) / MANIFEST_NAME
+    path = meta_file(root, MANIFEST_NAME)
     write_text_atomic(path, buffer.getvalue())
     return path
 
 
 def read_manifest(root: str | Path) -> list[ClipRecord]:
     """Records of the faultsynth dataset at ``root`` (from its manifest.csv)."""
-    path = Path(root) / MANIFEST_NAME
-    if not path.is_file():
+    path = find_meta_file(root, MANIFEST_NAME)
+    if path is None:
         raise FaultsynthError(f"{root}: no {MANIFEST_NAME}: expected a faultsynth dataset folder")
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
@@ -41,12 +69,12 @@ def read_manifest(root: str | Path) -> list[ClipRecord]:
 
 
 def write_events(root: str | Path, events: Iterable[tuple[str, float, float, str]]) -> Path:
-    """Write ``<root>/events.csv`` atomically: rows of (path, onset_s, offset_s, fault)."""
+    """Write ``<root>/.faultsynth/events.csv`` atomically: rows of (path, onset_s, offset_s, fault)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(EVENT_COLUMNS)
     for path, onset, offset, fault in sorted(events):
         writer.writerow([path, repr(float(onset)), repr(float(offset)), fault])
-    out = Path(root) / EVENTS_NAME
+    out = meta_file(root, EVENTS_NAME)
     write_text_atomic(out, buffer.getvalue())
     return out

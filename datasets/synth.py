@@ -4,7 +4,10 @@ A clip is a pure function of (config, root seed, clip index): its seed comes
 from ``numpy.random.SeedSequence(seed, spawn_key=(index,))``, so output is
 byte-identical whatever the number of workers, and a run that was killed
 resumes where it stopped (finished clips are journalled; ``manifest.csv`` is
-written last, so its presence means the dataset is complete).
+written last, so its presence means the dataset is complete). The dataset's
+own files (config, journal, manifest, events) live in ``<root>/.faultsynth/``
+(:mod:`datasets.manifest`); a run that fails before its first clip is written
+removes what it created, so the corrected command starts cleanly.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import math
 import multiprocessing
 import shutil
 from concurrent.futures import ProcessPoolExecutor
@@ -22,18 +24,20 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
+from datasets import limits
 from datasets.atomic import PART_SUFFIX, write_text_atomic
-from datasets.manifest import write_events, write_manifest
+from datasets.manifest import (DATASET_JSON, META_DIR, find_meta_file, meta_file, write_events,
+                               write_manifest)
+from datasets.output_folder import check_output_path, folder_lock
 from datasets.records import ClipRecord
 from datasets.wav import write_wav
 from errors import FaultsynthError
-from generators.base import check_fault, check_severity, jsonable
+from generators.base import check_fault, check_severity
 from generators.identity import clip_fixed, machine_build
 from generators.registry import get_machine, render_clip, sample_clip_params
+from provenance import jsonable, version
 
-VERSION = "0.1.0"
-DATASET_JSON = "dataset.json"
-JOURNAL = ".synth-journal.jsonl"
+JOURNAL = "synth-journal.jsonl"
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,9 @@ class SynthConfig:
         check_clip_plan(machine=self.machine, faults=self.faults, severities=self.severities,
                         count=self.count, duration_s=self.duration_s, seed=self.seed, machine_id=self.machine_id,
                         severity_range=self.severity_range)
-        if self.sample_rate is not None and not (isinstance(self.sample_rate, int) and self.sample_rate > 0):
-            raise FaultsynthError(f"sample rate must be a positive whole number of Hz, got {self.sample_rate!r}")
+        if self.sample_rate is not None:
+            limits.check_int("sample rate (Hz)", self.sample_rate, limits.SAMPLE_RATE_HZ)
+        check_fixed(self.fixed)
 
     @property
     def machine_ids(self) -> list[str]:
@@ -136,14 +141,22 @@ def check_clip_plan(*, machine: str, faults: tuple[str, ...], severities: tuple[
         raise FaultsynthError("no severities given: expected a comma list such as 0.25,0.5,1 or a range lo:hi")
     for s in severities:
         check_severity(s)
-    if not (isinstance(count, int) and count >= 1):
-        raise FaultsynthError(f"count must be a whole number >= 1, got {count!r}")
-    if not (math.isfinite(duration_s) and duration_s > 0):
-        raise FaultsynthError(f"duration must be a positive number of seconds, got {duration_s!r}")
-    if not (isinstance(seed, int) and seed >= 0):
-        raise FaultsynthError(f"seed must be a whole number >= 0, got {seed!r}")
-    if not (machine_id.startswith("id_") and machine_id[3:].isdigit()):
-        raise FaultsynthError(f"machine id must look like id_00, got {machine_id!r}")
+    limits.check_clip_numbers(count=count, duration_s=duration_s, seed=seed)
+    check_machine_id(machine_id)
+
+
+def check_machine_id(machine_id) -> str:
+    """``machine_id`` if it looks like DCASE's ``id_NN``; else FaultsynthError."""
+    if not (isinstance(machine_id, str) and machine_id.startswith("id_") and machine_id[3:].isdigit()
+            and len(machine_id) <= 8):
+        raise FaultsynthError(f"machine id must look like id_00 (id_ and up to 5 digits), got {machine_id!r}")
+    return machine_id
+
+
+def check_fixed(fixed: Mapping[str, Any]) -> None:
+    """Bounds of the fixed parameters every machine shares (SNR); the generators check their own."""
+    if "snr_db" in fixed:
+        limits.check_range_or_value("snr_db", fixed["snr_db"], limits.SNR_DB, "dB")
 
 
 @dataclass(frozen=True)
@@ -261,19 +274,44 @@ def _read_journal(path: Path) -> dict[int, dict]:
 
 
 def _check_or_start(root: Path, config: SynthConfig) -> None:
-    """Record the config in dataset.json, or check that an existing one matches (resume)."""
-    meta = {"generator": "faultsynth", "version": VERSION, "config": config.to_dict(), "seed": config.seed}
+    """Record the config in dataset.json, or check that an existing one matches (resume).
+
+    A dataset.json whose run never finished a clip (no journal entry, no clip file) is
+    a failed start: it is replaced rather than blocking the corrected command.
+    """
+    meta = {"generator": "faultsynth", "version": version(), "config": config.to_dict(), "seed": config.seed}
     text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
-    existing = root / DATASET_JSON
-    if existing.exists():
-        if existing.read_text(encoding="utf-8") != text:
+    existing = find_meta_file(root, DATASET_JSON)
+    if existing is not None:
+        if existing.read_text(encoding="utf-8") == text:
+            return
+        if _started(root):
             raise FaultsynthError(f"{root} holds a dataset made with another configuration: "
                                   "choose a new --out, or delete that folder to start again")
-        return
-    if root.exists() and any(root.iterdir()):
+        _remove_failed_start(root)
+    elif root.exists() and any(root.iterdir()):
         raise FaultsynthError(f"{root} exists and is not a faultsynth dataset of this configuration: "
                               "expected an empty or new folder")
-    write_text_atomic(existing, text)
+    write_text_atomic(meta_file(root, DATASET_JSON), text)
+
+
+def _started(root: Path) -> bool:
+    """True if a run at ``root`` finished a clip (a journal entry or a clip file)."""
+    journal = meta_file(root, JOURNAL)
+    if journal.is_file() and journal.stat().st_size > 0:
+        return True
+    own = {META_DIR, DATASET_JSON}
+    return any(p.is_file() and not p.name.endswith(PART_SUFFIX)
+               for top in root.iterdir() if top.name not in own for p in (top, *top.rglob("*")))
+
+
+def _remove_failed_start(root: Path) -> None:
+    """Empty ``root`` of a run that never finished a clip: everything there is that run's."""
+    for entry in root.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def synthesize(config: SynthConfig, out_dir: str | Path, *, workers: int = 1,
@@ -296,23 +334,32 @@ def synthesize(config: SynthConfig, out_dir: str | Path, *, workers: int = 1,
     list of ClipRecord
         One per clip, sorted by path.
     """
-    if not (isinstance(workers, int) and workers >= 1):
-        raise FaultsynthError(f"workers must be a whole number >= 1, got {workers!r}")
-    preflight(config)
+    limits.check_int("workers", workers, limits.WORKERS)
     root = Path(out_dir)
+    check_output_path(root)
+    limits.check_dataset_size(root, n_clips=len(config.machine_ids) * config.count * (
+                                  2 + len(config.faults) * max(1, len(config.severities))),
+                              samples_per_clip=int(round(config.duration_s * config.rate)),
+                              bytes_per_sample=4 if get_machine(config.machine).kind == "vibration" else 2,
+                              workers=workers)
+    preflight(config)
     created = not root.exists()
-    _check_or_start(root, config)
-    try:
-        return _synthesize_into(config, root, workers, progress)
-    except FaultsynthError:
-        if created and not (root / JOURNAL).exists():
-            shutil.rmtree(root, ignore_errors=True)
-        raise
+    with folder_lock(root):
+        _check_or_start(root, config)
+        try:
+            return _synthesize_into(config, root, workers, progress)
+        except Exception:
+            if not _started(root):  # nothing of value written: leave no trace that blocks a retry
+                if created:
+                    shutil.rmtree(root, ignore_errors=True)
+                else:
+                    _remove_failed_start(root)
+            raise
 
 
 def _synthesize_into(config: SynthConfig, root: Path, workers: int, progress) -> list[ClipRecord]:
     plans = plan_clips(config)
-    journal_path = root / JOURNAL
+    journal_path = meta_file(root, JOURNAL)
     for stale in root.rglob(f"*{PART_SUFFIX}"):  # a write cut short by a kill: redone below
         stale.unlink()
     done = _read_journal(journal_path)

@@ -135,19 +135,6 @@ class Machine(Protocol):
                rng: np.random.Generator) -> Parts: ...
 
 
-def jsonable(value: Any) -> Any:
-    """``value`` with numpy scalars and arrays turned into plain Python values, recursively (dict keys as str)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def check_fault(machine: "Machine", fault: str) -> str:
     """Return ``fault`` if ``machine`` has it (``"none"`` always allowed), else raise."""
     if fault != "none" and fault not in machine.faults:

@@ -7,10 +7,11 @@ import importlib
 import numpy as np
 
 from errors import FaultsynthError
-from generators.base import Machine, Rendered, check_fault, check_severity, jsonable
+from generators.base import Machine, Rendered, check_fault, check_severity
 from generators.noise import NOISE_COLORS, colored_noise, scale_to_snr
 from generators.parameters import Fixed, Parameter, check_fixed as check_declared, sample_all
 from generators.sensors import SENSORS
+from provenance import jsonable
 
 #: Machine name -> "module:attribute" of its generator instance (imported on first use).
 MACHINE_MODULES: dict[str, str] = {

@@ -200,7 +200,7 @@ def clip_features(records: Sequence[ClipRecord], feature_config: FeatureConfig, 
     """
     from datasets.audio import load_audio
     from pipeline.features import check_clip
-    from pipeline.training import canonical_hash  # here: pipeline.training imports this module
+    from provenance import canonical_hash
 
     batch_size = _check_batch_size(batch_size)
     check_compatible(records, feature_config)

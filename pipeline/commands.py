@@ -62,6 +62,16 @@ def train(
     --train-count / --train-ids, and `evaluate` skips the clips used here. The
     threshold is calibrated on out-of-fold scores of every training clip.
     """
+    from datasets import limits
+
+    limits.check_int("--seed", seed, limits.SEED)
+    limits.check_int("--folds", folds, (2, 100))
+    if epochs is not None:
+        limits.check_int("--epochs", epochs, (1, 10_000))
+    if n_clusters is not None:
+        limits.check_int("--n-clusters", n_clusters, (1, 4096))
+    if train_count is not None:
+        limits.check_int("--train-count", train_count, (1, 10_000_000))
     from pipeline.training import TrainConfig, train as run_train
 
     params: dict = {}
@@ -149,8 +159,11 @@ def experiment(
     """Fault-injection experiment: data, k-means + autoencoder, coverage side by side."""
     from pipeline.experiment import load_spec, run_experiment
 
-    if workers < 1:
-        raise FaultsynthError(f"--workers must be >= 1, got {workers}")
+    from datasets import limits
+    from datasets.output_folder import check_output_path
+
+    limits.check_int("--workers", workers, limits.WORKERS)
+    check_output_path(out)
     parsed = load_spec(spec)
     result = run_experiment(parsed, out, workers=workers, progress=not quiet)
     for name, m in result.metrics.items():

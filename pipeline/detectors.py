@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
 
 from errors import FaultsynthError
-from generators.base import jsonable
+from provenance import jsonable
 
 #: How vector scores become a clip score (see :func:`aggregate_scores`).
 AGGREGATES = ("mean", "median", "min", "low_mean")

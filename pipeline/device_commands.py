@@ -65,9 +65,20 @@ def firmware(
     max_clips: int = typer.Option(8, "--max-clips", help="Most clips to run (test split, anomalies and normals)."),
 ) -> None:
     """Build the C runtime for host and Cortex-M4 (QEMU), run both on clips and compare with Python."""
+    import shutil
+
+    from datasets.output_folder import check_output_path, folder_lock
     from pipeline.firmware_build import run_firmware
 
-    r = run_firmware(export_dir=export_dir, clips=clips, out_dir=out, max_clips=max_clips)
+    check_output_path(out)
+    with folder_lock(out):
+        created = not out.exists()
+        try:
+            r = run_firmware(export_dir=export_dir, clips=clips, out_dir=out, max_clips=max_clips)
+        except BaseException:
+            if created:  # a failed first run leaves no partial builds behind
+                shutil.rmtree(out, ignore_errors=True)
+            raise
     lines = [f"host: decisions match Python: {r['host']['decisions_match_python']} "
              f"({len(r['clips'])} clips, max score difference {r['host']['max_score_rel_diff_vs_python']:.2e})"]
     if r.get("elf"):

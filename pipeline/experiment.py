@@ -28,7 +28,8 @@ from typing import Any, Mapping
 from datasets.atomic import write_text_atomic
 from errors import FaultsynthError
 from pipeline.features import FeatureConfig
-from pipeline.training import DETECTORS, TrainConfig, canonical_hash, tree_hashes
+from pipeline.training import DETECTORS, TrainConfig
+from provenance import canonical_hash, tree_hashes
 
 SOURCES = ("synthetic", "real")
 STAGES_DIR = ".stages"
@@ -366,6 +367,7 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, workers: int = 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from datasets.loaders import load_records
+    from datasets.manifest import DATASET_JSON, find_meta_file
     from pipeline import reports
     from pipeline.evaluate import evaluate_bundle, select_evaluation, write_evaluation
     from pipeline.training import load_bundle, train_bundle
@@ -383,11 +385,12 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, workers: int = 
     if stages.reusable("data", data_hash, data_dir):
         reused.append("data")
     else:
-        if data_dir.exists() and not (data_dir / "dataset.json").is_file():
+        dataset_json = find_meta_file(data_dir, DATASET_JSON)
+        if data_dir.exists() and dataset_json is None:
             raise FaultsynthError(f"{data_dir} exists but was not written by an experiment: move it away or "
                                   "choose another --out")
         # An interrupted synthesis of the same config resumes in place (synth checks dataset.json).
-        same = (data_dir / "dataset.json").is_file() and _same_synth(spec, data_dir)
+        same = dataset_json is not None and _same_synth(spec, dataset_json)
         stages.start("data", data_dir, keep=same)
         _make_data(spec, data_dir, workers=workers, progress=progress)
         stages.finish("data", data_hash, data_dir)
@@ -459,12 +462,12 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, workers: int = 
     return ExperimentResult(out_dir=out, metrics=results, reused=reused, timings_s=timings, report=report)
 
 
-def _same_synth(spec: ExperimentSpec, data_dir: Path) -> bool:
-    """True if ``data_dir/dataset.json`` records this spec's synthesis config (safe to resume)."""
+def _same_synth(spec: ExperimentSpec, dataset_json: Path) -> bool:
+    """True if ``dataset_json`` records this spec's synthesis config (safe to resume)."""
     if spec.source != "synthetic":
         return False
     try:
-        meta = json.loads((data_dir / "dataset.json").read_text(encoding="utf-8"))
+        meta = json.loads(dataset_json.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, OSError):
         return False
     return meta.get("config") == json.loads(json.dumps(_synth_config(spec).to_dict()))

@@ -19,7 +19,6 @@ of the false-positive rate behind the threshold.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -29,9 +28,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from datasets.atomic import write_text_atomic
-from datasets.loaders import sha256_file
 from datasets.records import ClipRecord
 from errors import FaultsynthError
+from provenance import canonical_hash, sha256_file, tree_hashes, version
 from pipeline.calibration import MIN_CLIPS
 from pipeline.clip_features import clip_features, resolve_feature_config
 
@@ -95,6 +94,8 @@ class TrainConfig:
             raise FaultsynthError(f"unknown detector {self.detector!r}: expected one of {', '.join(DETECTORS)}")
         if not (0.0 < float(self.target_fpr) < 1.0):
             raise FaultsynthError(f"target FPR must be within (0, 1), e.g. 0.01, got {self.target_fpr!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < 2**63:
+            raise FaultsynthError(f"seed must be a whole number in 0..{2**63 - 1}, got {self.seed!r}")
         if isinstance(self.folds, bool) or not isinstance(self.folds, (int, np.integer)) or self.folds < 2:
             raise FaultsynthError(f"folds must be a whole number >= 2, got {self.folds!r}")
         if self.train_count is not None and int(self.train_count) < MIN_CLIPS:
@@ -116,36 +117,6 @@ class TrainConfig:
                 "train_ids": list(self.train_ids), "train_count": self.train_count, "layout": self.layout,
                 "max_representative": int(self.max_representative),
                 "feature_overrides": dict(self.feature_overrides)}
-
-
-def canonical_hash(obj: Any) -> str:
-    """sha256 of the canonical JSON form of ``obj`` (sorted keys)."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def tree_hashes(folder: Path) -> dict[str, str]:
-    """Relative POSIX path -> sha256 of every file under ``folder`` (sorted)."""
-    folder = Path(folder)
-    return {p.relative_to(folder).as_posix(): sha256_file(p)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def faultsynth_version() -> str:
-    """Installed faultsynth version, or "unknown"."""
-    from importlib import metadata
-
-    try:
-        return metadata.version("faultsynth")
-    except metadata.PackageNotFoundError:
-        pass
-    import tomllib
-
-    try:  # running from the source tree
-        project = Path(__file__).resolve().parents[1] / "pyproject.toml"
-        return str(tomllib.loads(project.read_text(encoding="utf-8"))["project"]["version"])
-    except (OSError, KeyError, tomllib.TOMLDecodeError):
-        return "unknown"
 
 
 # ---------------------------------------------------------------- selection and threshold
@@ -374,9 +345,22 @@ def load_bundle(model_dir: str | Path) -> Bundle:
         feature_config = FeatureConfig.from_dict(meta["feature_config"])
     except (TypeError, KeyError, ValueError) as exc:
         raise FaultsynthError(f"{meta_path}: invalid feature_config ({exc})") from None
-    return Bundle(path=model_dir, feature_config=feature_config, detector=load_detector(detector_dir),
-                  detector_name=str(meta["detector"]), threshold=float(meta["threshold"]),
-                  target_fpr=float(meta["target_fpr"]), meta=meta)
+    try:
+        threshold, target_fpr = float(meta["threshold"]), float(meta["target_fpr"])
+    except (TypeError, KeyError, ValueError) as exc:
+        raise FaultsynthError(f"{meta_path}: invalid threshold or target_fpr ({exc}): retrain the model") from None
+    if not (np.isfinite(threshold) and 0.0 < target_fpr < 1.0):
+        raise FaultsynthError(f"{meta_path}: threshold {threshold!r} and target FPR {target_fpr!r}: expected a "
+                              "finite threshold and a rate in (0, 1); retrain the model")
+    try:
+        detector = load_detector(detector_dir)
+    except FaultsynthError:
+        raise
+    except Exception as exc:  # a corrupt model file makes the model library raise anything
+        raise FaultsynthError(f"{detector_dir}: cannot load the saved detector ({type(exc).__name__}: {exc}); "
+                              "retrain the model") from None
+    return Bundle(path=model_dir, feature_config=feature_config, detector=detector,
+                  detector_name=str(meta["detector"]), threshold=threshold, target_fpr=target_fpr, meta=meta)
 
 
 def _source_counts(records: Sequence[ClipRecord]) -> dict[str, int]:
@@ -441,7 +425,7 @@ def write_bundle(out_dir: str | Path, *, detector, detector_name: str, detector_
         "feature_dim": int(representative.shape[1]),
         "train_summary": dict(train_summary),
         "train_config": dict(train_config),
-        "created_with": f"faultsynth {faultsynth_version()}",
+        "created_with": f"faultsynth {version()}",
         "detector_files": tree_hashes(detector_dir),
         "representative_sha256": sha256_file(out_dir / REPRESENTATIVE_NAME),
     }

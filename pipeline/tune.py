@@ -204,7 +204,7 @@ class Model:
     @property
     def key(self) -> str:
         """Stable short id (hash of the configuration)."""
-        from pipeline.training import canonical_hash
+        from provenance import canonical_hash
 
         return canonical_hash({"f": self.features.to_dict(), "d": self.detector,
                                "p": [list(p) for p in self.params]})[:12]
@@ -353,8 +353,8 @@ def load_segments(paths: Sequence[str | Path], config: TuneConfig) -> tuple[int,
     (sample_rate, segments (n, n_samples) float32, groups (n,), spans, files, fingerprint)
     """
     from datasets.audio import load_audio
-    from datasets.loaders import load_records, sha256_file
-    from pipeline.training import canonical_hash
+    from datasets.loaders import load_records
+    from provenance import canonical_hash, sha256_file
 
     records = []
     for path in resolve_inputs(paths):
@@ -736,7 +736,7 @@ def run_tune(paths: Sequence[str | Path], config: TuneConfig, out_dir: str | Pat
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from pipeline.calibration import fold_indices
-    from pipeline.training import canonical_hash
+    from provenance import canonical_hash
 
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise FaultsynthError(f"--workers must be a whole number >= 1, got {workers!r}")

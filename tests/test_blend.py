@@ -12,8 +12,9 @@ from scipy.signal import hilbert
 
 from datasets.audio import load_audio
 from datasets.blend import InjectConfig, inject, inject_clip, mix_noise, mixed_training_set
-from datasets.loaders import load_records, sha256_file
-from datasets.manifest import read_manifest, write_manifest
+from datasets.loaders import load_records
+from provenance import sha256_file
+from datasets.manifest import META_DIR, read_manifest, write_manifest
 from errors import FaultsynthError
 from tests.conftest import run_cli
 
@@ -115,7 +116,7 @@ def test_time_localised_faults_are_listed_in_events(tmp_path, shared_data):
     config = InjectConfig(machine="valve", faults=(fault,), severities=(1.0,), count=1, duration_s=2.0, seed=1)
     records = inject(source, config, tmp_path / "out")
     anomaly = next(r for r in records if r.label == "anomaly")
-    rows = (tmp_path / "out" / "events.csv").read_text().splitlines()
+    rows = (tmp_path / "out" / META_DIR / "events.csv").read_text().splitlines()
     events = [row.split(",") for row in rows[1:]]
     assert events and {e[0] for e in events} == {anomaly.path} and {e[3] for e in events} == {fault}
     assert all(0 <= float(e[1]) < float(e[2]) <= 2.0 for e in events)

@@ -109,5 +109,5 @@ def test_inject_uses_one_synthetic_machine(tmp_path, shared_data):
     assert len(injected) == 2
     assert len({p["blades"] for p in injected}) == 1 and len({p["unbalance_tone_ratio"] for p in injected}) == 1
     assert abs(injected[0]["rpm"] - injected[1]["rpm"]) <= 0.02 * injected[0]["rpm"]
-    meta = json.loads((tmp_path / "inj" / "dataset.json").read_text())
+    meta = json.loads((tmp_path / "inj" / ".faultsynth" / "dataset.json").read_text())
     assert meta["config"]["per_clip"] is False

@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 
 from datasets.info import dataset_info
-from datasets.loaders import load_records, sha256_file
+from datasets.loaders import load_records
+from provenance import sha256_file
 from datasets.manifest import write_manifest
 from tests.conftest import run_cli
 

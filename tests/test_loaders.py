@@ -178,7 +178,7 @@ def test_wav_layout_needs_asking_and_labels_from_path(tmp_path):
 
 
 def test_faultsynth_manifest_and_checksums(tmp_path):
-    from datasets.loaders import sha256_file
+    from provenance import sha256_file
 
     file = write(tmp_path / "fan" / "train" / "normal_id_00_00000000.wav", noise(400))
     record = load_records(tmp_path)[0].replace(source="synthetic", seed=7, sha256=sha256_file(file))

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from datasets.manifest import read_manifest
+from datasets.manifest import META_DIR, read_manifest
 from datasets.records import MANIFEST_COLUMNS
 from datasets.synth import JOURNAL, SynthConfig, clip_seed, synthesize
 from errors import FaultsynthError
@@ -37,7 +37,7 @@ def test_layout_and_manifest_follow_the_contract(tmp_path):
     root = tmp_path / "ds"
     # 2 train normal + 2 test normal + 2 faults x 2 severities x 2 clips
     assert len(records) == 12
-    with open(root / "manifest.csv", newline="") as handle:
+    with open(root / META_DIR / "manifest.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert tuple(rows[0].keys())[:len(MANIFEST_COLUMNS)] == MANIFEST_COLUMNS
     for row in rows:
@@ -54,9 +54,9 @@ def test_layout_and_manifest_follow_the_contract(tmp_path):
     assert {r.label for r in train} == {"normal"}
     anomalies = [r for r in records if r.label == "anomaly"]
     assert {(r.fault, r.severity) for r in anomalies} == {(f, s) for f in SMALL["faults"] for s in (0.5, 1.0)}
-    meta = json.loads((root / "dataset.json").read_text())
+    meta = json.loads((root / META_DIR / "dataset.json").read_text())
     assert meta["seed"] == 7 and meta["config"]["faults"] == ["outer_race", "imbalance"]
-    assert not (root / JOURNAL).exists()
+    assert not (root / META_DIR / JOURNAL).exists()
     assert [r.path for r in read_manifest(root)] == sorted(r.path for r in records)
 
 
@@ -87,7 +87,7 @@ def test_interrupted_run_resumes_to_identical_files(tmp_path):
     target = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, str(PROJECT / "cli.py"), *args, "--out", str(target)],
                             cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    journal = target / JOURNAL
+    journal = target / META_DIR / JOURNAL
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         if journal.exists() and len(journal.read_text().splitlines()) >= 3:
@@ -96,7 +96,7 @@ def test_interrupted_run_resumes_to_identical_files(tmp_path):
     assert proc.poll() is None, "synth finished before it could be killed; make the run longer"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not (target / "manifest.csv").exists()
+    assert not (target / META_DIR / "manifest.csv").exists()
     # a torn journal line and a half-written clip, as left by a kill in the middle of a write
     with journal.open("a") as handle:
         handle.write('{"index": 3, "rec')
@@ -115,7 +115,7 @@ def test_synth_does_not_import_tensorflow(tmp_path):
             "assert 'tensorflow' not in sys.modules, 'synth imported tensorflow'\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "ds" / "manifest.csv").is_file()
+    assert (tmp_path / "ds" / META_DIR / "manifest.csv").is_file()
 
 
 def test_config_file_and_list(tmp_path):
@@ -139,7 +139,7 @@ def test_config_file_and_list(tmp_path):
     (["--machine", "bearing", "--faults", "meltdown"], "unknown fault 'meltdown'"),
     (["--machine", "bearing", "--rpm", "-100"], "rpm"),
     (["--machine", "bearing", "--sample-rate", "0"], "sample rate"),
-    (["--machine", "bearing", "--faults", "inner_race", "--rpm", "3000", "--sample-rate", "200"], "Nyquist"),
+    (["--machine", "bearing", "--faults", "inner_race", "--rpm", "12000", "--sample-rate", "1000"], "Nyquist"),
     (["--machine", "bearing", "--severities", "0.5,1.5"], "severity"),
     (["--machine", "bearing", "--severities", "high"], "severities"),
     (["--machine", "bearing", "--bearing", "9999"], "9999"),
