@@ -15,6 +15,18 @@ defects are modulated at the shaft rate (the defect turns with the shaft); an
 outer race defect is taken to sit in the middle of the load zone (like CWRU's
 "@6:00" faults).
 
+Two load variations seen in the CWRU recordings (``bench/cwru_sim2real.py``, part 2)
+are modelled too. The residual unbalance is a load that turns with the shaft, so the
+contact load at a point fixed in space (an outer-race defect, a ball in the load
+zone, the healthy rolling contacts) varies at the shaft rate: strikes and contact
+noise there are scaled by ``(1 + shaft_load_modulation * cos(shaft angle - unbalance
+phase)) ** 1.5`` (Hertzian load-deflection exponent; the impact train of the real
+OR007 files varies by 20 % RMS over a revolution, OR021 by 80 %). And the rolling
+elements do not all carry the same load (diameter tolerance, cage pocket
+clearance), so the impacts of a race defect repeat a per-element pattern of spread
+``ball_load_spread_pct`` every ``n_balls`` impacts: envelope lines at FTF for an
+outer-race defect and at f_r - FTF for an inner-race one.
+
 Impact strength. A rolling element that crosses a defect unloads and then
 re-strikes the far edge. Once the defect is wider than the Hertzian contact
 (a few tenths of a mm for a 6205 at light load) the element unloads fully, so the
@@ -128,6 +140,17 @@ BALL_SLIP_FACTOR = 3.0
 BALL_NOISE_RATIO = 0.2
 #: Ball defects: power of the raised-cosine gate of the contact noise around each race contact.
 BALL_GATE_POWER = 4
+#: Default range of ``slip_pct`` (%): the impact spacing jitter measured in the CWRU race-fault files.
+SLIP_PCT_RANGE = (0.5, 4.0)
+#: Default range of ``unloaded_fraction``: the CWRU inner-race impact trains' weakest/strongest over a
+#: revolution range from 0.11 (IR014) to 0.48 (IR007, light load at 0 HP).
+UNLOADED_FRACTION_RANGE = (0.05, 0.5)
+#: Default range of ``shaft_load_modulation`` (log-uniform), from the CWRU OR and ball files.
+SHAFT_LOAD_MODULATION_RANGE = (0.03, 0.9)
+#: Default range of ``ball_load_spread_pct`` (%), from the CWRU race-fault files.
+BALL_LOAD_SPREAD_PCT_RANGE = (0.0, 20.0)
+#: Exponent of the contact load in the strike strength (Hertzian load-deflection, as in the load zone).
+LOAD_EXPONENT = 1.5  # shaft_load_factor's normalisation assumes this value
 
 
 def effective_defect_mm(defect_mm: float) -> float:
@@ -167,9 +190,11 @@ PARAMETERS: dict[str, str] = {
     "ball_diameter_mm": "rolling element diameter, mm (default: from the preset)",
     "pitch_diameter_mm": "pitch circle diameter, mm (default: from the preset)",
     "contact_angle_deg": "contact angle, degrees (default: from the preset)",
-    "slip_pct": "random jitter of each impact time, % of its period (default 1..2)",
+    "slip_pct": "random jitter of each impact time, % of its period (default "
+                f"{SLIP_PCT_RANGE[0]:g}..{SLIP_PCT_RANGE[1]:g})",
     "load_zone_deg": "half angle of the load zone, degrees (default 60..110)",
-    "unloaded_fraction": "impact amplitude outside the load zone relative to its centre (default 0.05..0.3)",
+    "unloaded_fraction": "impact amplitude outside the load zone relative to its centre (default "
+                         f"{UNLOADED_FRACTION_RANGE[0]:g}..{UNLOADED_FRACTION_RANGE[1]:g})",
     "bearing_noise_g": "RMS of the healthy bearing's broadband noise, g (default 0.005..0.03, log)",
     "impact_g_per_mm": "peak impact acceleration per mm of effective defect width at 1800 rpm, g/mm (default "
                        f"{IMPACT_G_PER_MM_RANGE[0]:g}..{IMPACT_G_PER_MM_RANGE[1]:g})",
@@ -177,6 +202,11 @@ PARAMETERS: dict[str, str] = {
     "ball_inner_ratio": "ball fault: inner-race impact relative to outer-race impact (default 0.3..0.8)",
     "wear_modulation": "wear: depth of the shaft-rate amplitude modulation (default 0.2..0.8)",
     "defect_phase_rad": "angular position of the defect (and first impact), rad (default: uniform)",
+    "shaft_load_modulation": "depth of the shaft-rate variation of the contact load at points fixed in space (rotating "
+                             "unbalance load), relative (default "
+                             f"{SHAFT_LOAD_MODULATION_RANGE[0]:g}..{SHAFT_LOAD_MODULATION_RANGE[1]:g}, log)",
+    "ball_load_spread_pct": "race faults: spread of the impact strength from one rolling element to the next, % "
+                            f"(default {BALL_LOAD_SPREAD_PCT_RANGE[0]:g}..{BALL_LOAD_SPREAD_PCT_RANGE[1]:g})",
 }
 
 
@@ -219,15 +249,17 @@ def sample(rng: np.random.Generator, fixed: Fixed, *, fault: str, severity: floa
                          "pitch_diameter_mm": geometry.pitch_diameter_mm,
                          "contact_angle_deg": geometry.contact_angle_deg}
     p.update(geometry.frequencies_hz(shaft_hz))
-    p["slip_pct"] = draw(rng, fixed, "slip_pct", 1.0, 2.0)
+    p["slip_pct"] = draw(rng, fixed, "slip_pct", *SLIP_PCT_RANGE)
     p["load_zone_deg"] = draw(rng, fixed, "load_zone_deg", 60.0, 110.0)
-    p["unloaded_fraction"] = draw(rng, fixed, "unloaded_fraction", 0.05, 0.3)
+    p["unloaded_fraction"] = draw(rng, fixed, "unloaded_fraction", *UNLOADED_FRACTION_RANGE)
     p["bearing_noise_g"] = draw(rng, fixed, "bearing_noise_g", 0.005, 0.03, log=True)
     gain = draw(rng, fixed, "impact_g_per_mm", *IMPACT_G_PER_MM_RANGE)
     jitter = draw(rng, fixed, "impact_jitter_pct", 5.0, 25.0)
     inner_ratio = draw(rng, fixed, "ball_inner_ratio", 0.3, 0.8)
     modulation = draw(rng, fixed, "wear_modulation", 0.2, 0.8)
     defect_phase = draw_phases(rng, fixed, "defect_phase_rad", 1)[0]
+    p["shaft_load_modulation"] = draw(rng, fixed, "shaft_load_modulation", *SHAFT_LOAD_MODULATION_RANGE, log=True)
+    ball_spread = draw(rng, fixed, "ball_load_spread_pct", *BALL_LOAD_SPREAD_PCT_RANGE)
     s = severity
     speed = shaft_hz / 30.0
     if fault in ("outer_race", "inner_race", "ball"):
@@ -237,6 +269,8 @@ def sample(rng: np.random.Generator, fixed: Fixed, *, fault: str, severity: floa
                  impact_jitter_pct=jitter, defect_phase_rad=defect_phase)
         if fault == "ball":
             p["ball_inner_ratio"] = inner_ratio
+        else:
+            p["ball_load_spread_pct"] = ball_spread
     elif fault == "cage":
         p.update(cage_impact_g=0.5 * s * speed, impact_jitter_pct=jitter, defect_phase_rad=defect_phase)
     elif fault == "wear":
@@ -267,7 +301,11 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
     machine, fault : ndarray, shape (motion.n,), float64, g
     """
     fs = motion.sample_rate
-    noise = ring(rng.standard_normal(out=motion.scratch()), params, fs)
+    # Healthy rolling contacts in the load zone: noise whose source follows the shaft-rate load variation.
+    noise = rng.standard_normal(out=motion.scratch())
+    if "shaft_load_modulation" in params:
+        noise *= motion.angle().lookup(_shaft_load_table(params), out=motion.scratch())
+    noise = ring(noise, params, fs)
     noise *= float(params["bearing_noise_g"]) / max(float(np.std(noise)), 1e-300)
     fault_name = params.get("fault", "none")
     if fault_name not in FAULTS:
@@ -297,8 +335,43 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
     heights = amplitude * np.clip(1 + jitter * rng.standard_normal(positions.size), 0, None)
     if fault_name == "inner_race":
         heights *= load_zone(2 * np.pi * positions + phase, **zone)
+    elif fault_name == "outer_race":
+        heights *= shaft_load_factor(params, positions)
+    if fault_name in ("outer_race", "inner_race"):
+        # Impact k is struck by element k mod n_balls (the elements pass a race defect in turn).
+        spread = float(params.get("ball_load_spread_pct", 0.0)) / 100
+        per_ball = np.clip(1 + spread * rng.standard_normal(int(params["n_balls"])), 0.2, None)
+        per_ball /= np.sqrt(np.mean(per_ball ** 2))  # the elements share the load: impact_g stays the RMS strike
+        heights *= per_ball[np.arange(positions.size) % per_ball.size]
     fault = ring(impulses(motion, positions, heights), params, fs)
     return noise, fault
+
+
+def _unbalance_phase(params: Mapping[str, Any]) -> float:
+    """Direction of the rotating load, rad: the phase of the residual unbalance's 1x (0 if not rendered)."""
+    phases = params.get("shaft_phase_rad")
+    return float(phases[0]) if phases is not None else 0.0
+
+
+def shaft_load_factor(params: Mapping[str, Any], revs: np.ndarray) -> np.ndarray:
+    """Strike strength at shaft positions ``revs`` (revolutions) from the rotating unbalance load.
+
+    ``(1 + m cos(2 pi revs - unbalance phase)) ** LOAD_EXPONENT / sqrt(1 + 1.5 m**2)`` with
+    ``m = shaft_load_modulation``: unit mean square over a revolution, so the calibrated ``impact_g`` stays
+    the strikes' RMS strength (the rotating load moves load around the revolution, it adds none).
+
+    Returns
+    -------
+    ndarray, shape like ``revs``, float64, dimensionless
+    """
+    m = float(params.get("shaft_load_modulation", 0.0))
+    factor = (1 + m * np.cos(2 * np.pi * np.asarray(revs) - _unbalance_phase(params))) ** LOAD_EXPONENT
+    return factor / np.sqrt(1 + 1.5 * m * m)  # mean of (1 + m cos)**3 over a revolution
+
+
+def _shaft_load_table(params: Mapping[str, Any]) -> np.ndarray:
+    """:func:`shaft_load_factor` over one revolution, for :meth:`ShaftMotion.angle` lookups."""
+    return shaft_load_factor(params, np.arange(MIN_TABLE_SIZE) / MIN_TABLE_SIZE)
 
 
 def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Generator,
@@ -320,6 +393,7 @@ def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.rando
     heights *= np.exp(BALL_STRIKE_SPREAD * rng.standard_normal(positions.size))
     heights *= rng.random(positions.size) < BALL_STRIKE_PROBABILITY
     heights *= load_zone(2 * np.pi * positions * cage_per_rev + phase, **zone)
+    heights *= shaft_load_factor(params, positions)
     heights[1::2] *= inner
     fault = impulses(motion, positions, heights)
     # Contact noise of the spall dragging through the contact, gated at the spin rate and load-zone modulated.
@@ -329,6 +403,7 @@ def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.rando
     gate = (0.5 + 0.5 * np.cos(2 * np.pi * spin)) ** BALL_GATE_POWER
     gate += inner * (0.5 - 0.5 * np.cos(2 * np.pi * spin)) ** BALL_GATE_POWER
     gate *= load_zone(2 * np.pi * motion.revs * cage_per_rev + phase, **zone)
+    gate *= motion.angle().lookup(_shaft_load_table(params), out=motion.scratch())
     contact = rng.standard_normal(motion.n)
     contact *= gate
     # White impulses of RMS BALL_NOISE_RATIO * impact_g per sample at the gate's peak (outer-race contact in the
