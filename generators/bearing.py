@@ -129,7 +129,7 @@ IMPACT_G_PER_MM_RANGE = (20.0, 100.0)
 #: Defect width (mm) above which the impact strength saturates (about the Hertzian contact width).
 DEFECT_SATURATION_MM = 0.1
 #: Per-fault-type factor on the impact strength (transfer path, load share), calibrated on CWRU.
-IMPACT_TYPE_GAIN = {"outer_race": 1.0, "inner_race": 0.76, "ball": 0.19}
+IMPACT_TYPE_GAIN = {"outer_race": 1.0, "inner_race": 0.76, "ball": 0.18}
 #: Ball defects: chance that the spall strikes at a given race contact (spin-axis wander).
 BALL_STRIKE_PROBABILITY = 0.5
 #: Ball defects: standard deviation of the log strike strength (natural log).
