@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.signal import butter, sosfiltfilt
 
 from datasets.audio import load_audio, resample
 from datasets.loaders import load_records
@@ -179,3 +180,13 @@ def test_inner_race_load_zone_depth_spans_the_real_recordings(real_trains):
     assert real["IR007"] > 0.35 and real["IR021"] < 0.2, real
     drawn = [depth(t, h, fr) for _, (t, h, _, fr) in _synthetic_trains("inner_race", range(12))]
     assert min(drawn) < real["IR021"] and max(drawn) > real["IR007"], (drawn, real)
+
+
+def test_healthy_broadband_level_reaches_the_real_baseline(shared_data):
+    # Real 0 HP baseline: 0.026 g RMS of broadband vibration in 1-3.9 kHz (its 4.1-4.4 kHz lines are tones).
+    sos = butter(4, (1000, 3900), btype="bandpass", fs=RATE, output="sos")
+    real = float(np.std(sosfiltfilt(sos, de(shared_data / "cwru" / "normal_0_97.mat")[0])))
+    assert 0.02 < real < 0.032, real
+    drawn = [np.std(sosfiltfilt(sos, render_clip("bearing", fault="none", severity=0.0, duration_s=0.5,
+                                                 sample_rate=RATE, seed=s, fixed=FIXED).signal)) for s in range(40)]
+    assert np.percentile(drawn, 50) < real < np.percentile(drawn, 97), (real, np.percentile(drawn, [50, 97]))
