@@ -52,14 +52,18 @@ and with a broad, log-normal strength spread (:data:`BALL_STRIKE_SPREAD`), and i
 time jitters :data:`BALL_SLIP_FACTOR` times more than a race impact (ball spin slips
 more than the cage). Between clean strikes the rough spall drags through the
 contact: cyclostationary noise through the same resonances, gated around each race
-contact at the spin rate (raised-cosine gate of power :data:`BALL_GATE_POWER`) with an
-RMS :data:`BALL_NOISE_RATIO` times the strike peak. Strikes and noise are modulated by
-the load zone as the ball travels with the cage (FTF, ``load_zone_deg`` and
-``unloaded_fraction``). The envelope spectrum then shows 2xBSF and its FTF
-sidebands plus a line at FTF, and the signal is far less impulsive than a race
-fault of the same RMS, as in the CWRU ball recordings (B007 Gaussian with cage-rate
-lines, B014 dominated by FTF with a weak 2xBSF line at 4.73 f_r, B021 with 2xBSF at
-4.71 f_r and BSF).
+contact at the spin rate (raised-cosine gate) and carrying ``ball_noise_share`` of
+the fault's energy (the strikes the rest; the total is that of the strikes alone).
+Strikes and noise are modulated by the load zone as the ball travels with the cage
+(FTF, ``load_zone_deg`` and ``unloaded_fraction``) to the depth ``ball_zone_depth``.
+Calibrated on the CWRU ball recordings (``bench/cwru_sim2real.py``, part 2), whose
+2-5.5 kHz signal is between Gaussian and impulsive (kurtosis -0.1, 0.2, 1.2, 13.8),
+weakly modulated at 2xBSF (envelope modulation 0.03-0.20) and at FTF (0.05-0.71):
+the gate is a plain raised cosine (a sharper one gives 2xBSF modulation above 0.5), and
+the default ranges of the two parameters span those kurtosis and FTF values. The
+envelope spectrum then shows 2xBSF and its FTF sidebands plus a line at FTF, as in
+the recordings (B014 dominated by FTF with a weak 2xBSF line at 4.73 f_r, B021 with
+2xBSF at 4.71 f_r and BSF).
 
 Distributed ``wear`` is broadband noise through the same resonances whose
 amplitude is modulated at the shaft rate (cyclostationary).
@@ -136,10 +140,10 @@ BALL_STRIKE_PROBABILITY = 0.5
 BALL_STRIKE_SPREAD = 0.6
 #: Ball defects: strike time jitter relative to ``slip_pct`` (ball spin slips more than the cage).
 BALL_SLIP_FACTOR = 3.0
-#: Ball defects: RMS per sample of the spall's contact-noise impulses (gate peak) relative to the strike peak.
-BALL_NOISE_RATIO = 0.2
-#: Ball defects: power of the raised-cosine gate of the contact noise around each race contact.
-BALL_GATE_POWER = 4
+#: Default range of ``ball_noise_share``: the contact noise's share of a ball fault's energy.
+BALL_NOISE_SHARE_RANGE = (0.7, 0.99)
+#: Default range of ``ball_zone_depth``: depth of a ball fault's load-zone modulation at FTF.
+BALL_ZONE_DEPTH_RANGE = (0.05, 0.7)
 #: Default range of ``bearing_noise_g`` (log-uniform): reaches the CWRU drive-end healthy baseline, 0.026 g RMS of
 #: broadband vibration in 1-3.9 kHz (its 4.1-4.4 kHz lines are tones, not rolling noise).
 BEARING_NOISE_G_RANGE = (0.005, 0.06)
@@ -178,7 +182,8 @@ FAULTS: dict[str, FaultSpec] = {
         "ball", "spall on one rolling element: intermittent strikes and contact noise at 2xBSF (alternately on "
                 "both races), modulated at FTF by the load zone",
         ("defect_mm: 0.6*severity mm defect width",
-         _impact_text("ball", " on the outer race (median strike)") + "; ball_inner_ratio times that on the inner race")),
+         _impact_text("ball", " on the outer race (median strike)") + "; ball_inner_ratio times that on the inner race; "
+         "the strikes scaled by sqrt(1 - ball_noise_share), the contact noise carrying the rest of their energy")),
     "cage": FaultSpec(
         "cage", "damaged cage: one knock per cage revolution (FTF) ringing the structure",
         ("cage_impact_g: 0.5*severity*shaft_hz/30 g peak per impact",)),
@@ -204,6 +209,10 @@ PARAMETERS: dict[str, str] = {
                        f"{IMPACT_G_PER_MM_RANGE[0]:g}..{IMPACT_G_PER_MM_RANGE[1]:g})",
     "impact_jitter_pct": "random impact-to-impact amplitude variation, % (default 5..25)",
     "ball_inner_ratio": "ball fault: inner-race impact relative to outer-race impact (default 0.3..0.8)",
+    "ball_noise_share": "ball fault: share of the fault's energy in the spall's contact noise, the rest in strikes "
+                        f"(default {BALL_NOISE_SHARE_RANGE[0]:g}..{BALL_NOISE_SHARE_RANGE[1]:g})",
+    "ball_zone_depth": "ball fault: depth of the load-zone modulation as the ball travels with the cage, 1 = as a "
+                       f"race impact (default {BALL_ZONE_DEPTH_RANGE[0]:g}..{BALL_ZONE_DEPTH_RANGE[1]:g})",
     "wear_modulation": "wear: depth of the shaft-rate amplitude modulation (default 0.2..0.8)",
     "defect_phase_rad": "angular position of the defect (and first impact), rad (default: uniform)",
     "shaft_load_modulation": "depth of the shaft-rate variation of the contact load at points fixed in space (rotating "
@@ -264,6 +273,8 @@ def sample(rng: np.random.Generator, fixed: Fixed, *, fault: str, severity: floa
     defect_phase = draw_phases(rng, fixed, "defect_phase_rad", 1)[0]
     p["shaft_load_modulation"] = draw(rng, fixed, "shaft_load_modulation", *SHAFT_LOAD_MODULATION_RANGE, log=True)
     ball_spread = draw(rng, fixed, "ball_load_spread_pct", *BALL_LOAD_SPREAD_PCT_RANGE)
+    noise_share = draw(rng, fixed, "ball_noise_share", *BALL_NOISE_SHARE_RANGE)
+    zone_depth = draw(rng, fixed, "ball_zone_depth", *BALL_ZONE_DEPTH_RANGE)
     s = severity
     speed = shaft_hz / 30.0
     if fault in ("outer_race", "inner_race", "ball"):
@@ -272,7 +283,7 @@ def sample(rng: np.random.Generator, fixed: Fixed, *, fault: str, severity: floa
         p.update(defect_mm=defect_mm, impact_g_per_mm=gain, impact_g=impact_g,
                  impact_jitter_pct=jitter, defect_phase_rad=defect_phase)
         if fault == "ball":
-            p["ball_inner_ratio"] = inner_ratio
+            p.update(ball_inner_ratio=inner_ratio, ball_noise_share=noise_share, ball_zone_depth=zone_depth)
         else:
             p["ball_load_spread_pct"] = ball_spread
     elif fault == "cage":
@@ -378,14 +389,24 @@ def _shaft_load_table(params: Mapping[str, Any]) -> np.ndarray:
     return shaft_load_factor(params, np.arange(MIN_TABLE_SIZE) / MIN_TABLE_SIZE)
 
 
+def _ball_zone(angle_rad: np.ndarray, zone: Mapping[str, float], depth: float) -> np.ndarray:
+    """Load-zone factor of a ball spall's strikes and contact noise: ``1 - depth * (1 - load_zone)``."""
+    return 1 - depth * (1 - load_zone(angle_rad, **zone))
+
+
 def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Generator,
                 zone: Mapping[str, float]) -> np.ndarray:
-    """Ball spall: intermittent strikes plus gated contact noise at 2xBSF, load-zone modulated at FTF (g)."""
+    """Ball spall: intermittent strikes plus gated contact noise at 2xBSF, load-zone modulated at FTF (g).
+
+    The RMS is that of the strikes alone; ``ball_noise_share`` of the energy goes to the contact noise.
+    """
     fs = motion.sample_rate
     f_r = motion.shaft_hz
     phase = float(params["defect_phase_rad"])
     amplitude = float(params["impact_g"])
     inner = float(params["ball_inner_ratio"])
+    share = float(params["ball_noise_share"])
+    depth = float(params["ball_zone_depth"])
     cage_per_rev = float(params["ftf_hz"]) / f_r
     spin_per_rev = float(params["bsf_hz"]) / f_r
     # Strikes: one potential contact per half spin, alternately outer (even) and inner (odd) race.
@@ -396,7 +417,7 @@ def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.rando
     heights = amplitude * np.clip(1 + jitter * rng.standard_normal(positions.size), 0, None)
     heights *= np.exp(BALL_STRIKE_SPREAD * rng.standard_normal(positions.size))
     heights *= rng.random(positions.size) < BALL_STRIKE_PROBABILITY
-    heights *= load_zone(2 * np.pi * positions * cage_per_rev + phase, **zone)
+    heights *= _ball_zone(2 * np.pi * positions * cage_per_rev + phase, zone, depth)
     heights *= shaft_load_factor(params, positions)
     heights[1::2] *= inner
     fault = impulses(motion, positions, heights)
@@ -404,14 +425,15 @@ def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.rando
     # Spin revolutions, zero at the outer-race contacts (strike k sits at (k + offset) / (2 spin_per_rev) revs).
     spin = motion.revs * spin_per_rev
     spin -= phase / (4 * np.pi)
-    gate = (0.5 + 0.5 * np.cos(2 * np.pi * spin)) ** BALL_GATE_POWER
-    gate += inner * (0.5 - 0.5 * np.cos(2 * np.pi * spin)) ** BALL_GATE_POWER
-    gate *= load_zone(2 * np.pi * motion.revs * cage_per_rev + phase, **zone)
+    gate = 0.5 + 0.5 * np.cos(2 * np.pi * spin)
+    gate += inner * (0.5 - 0.5 * np.cos(2 * np.pi * spin))
+    gate *= _ball_zone(2 * np.pi * motion.revs * cage_per_rev + phase, zone, depth)
     gate *= motion.angle().lookup(_shaft_load_table(params), out=motion.scratch())
     contact = rng.standard_normal(motion.n)
     contact *= gate
-    # White impulses of RMS BALL_NOISE_RATIO * impact_g per sample at the gate's peak (outer-race contact in the
-    # load-zone centre), rung through the structure like the strikes.
-    contact *= BALL_NOISE_RATIO * amplitude
+    # Both parts are white before the structure rings them, so their energy split is set here.
+    strikes_ms = float(np.mean(fault ** 2))
+    contact *= np.sqrt(share * strikes_ms / max(float(np.mean(contact ** 2)), 1e-300))
+    fault *= np.sqrt(1 - share)
     fault += contact
     return ring(fault, params, fs)

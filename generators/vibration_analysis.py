@@ -192,3 +192,22 @@ def spacing_jitter(times_s: np.ndarray, heights: np.ndarray, rate_hz: float) -> 
     if ok.sum() < 10:
         raise FaultsynthError(f"spacing_jitter: fewer than 10 clean impact spacings ({ok.sum()})")
     return float(np.std(spacing[ok]) / np.sqrt(2))
+
+
+def envelope_modulation(x: np.ndarray, sample_rate: float, frequency_hz: float, *,
+                        band_hz: tuple[float, float] = (2000.0, 5500.0), tolerance: float = 0.01) -> float:
+    """Depth of the squared envelope's modulation at ``frequency_hz``: ``2 |E[e exp(-2j pi f t)]| / E[e]``.
+
+    The largest value over frequencies within ``frequency_hz * (1 +/- tolerance)`` (11 steps), so that a
+    slightly different real speed is found. A squared envelope ``(1 + m cos)**2`` gives ``~2 m``.
+
+    Returns
+    -------
+    float, dimensionless
+    """
+    y = sosfiltfilt(butter(4, band_hz, btype="bandpass", fs=sample_rate, output="sos"), np.asarray(x, float))
+    envelope = np.abs(hilbert(y, N=next_fast_len(y.size))[:y.size]) ** 2
+    t = np.arange(envelope.size) / sample_rate
+    mean = float(np.mean(envelope))
+    return max(2 * abs(np.mean(envelope * np.exp(-2j * np.pi * f * t))) / mean
+               for f in frequency_hz * (1 + np.linspace(-tolerance, tolerance, 11)))

@@ -10,13 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.signal import butter, sosfiltfilt
+from scipy.stats import kurtosis
 
 from datasets.audio import load_audio, resample
 from datasets.loaders import load_records
 from generators.bearing import BEARINGS
 from generators.registry import render_clip
-from generators.vibration_analysis import (impact_train, peak_frequency, periodic_variation, spacing_jitter,
-                                          squared_envelope_spectrum)
+from generators.vibration_analysis import (envelope_modulation, impact_train, peak_frequency, periodic_variation,
+                                          spacing_jitter, squared_envelope_spectrum)
 
 RATE = 12000
 FIXED = {"rpm": 1797, "bearing": "6205"}
@@ -190,3 +191,43 @@ def test_healthy_broadband_level_reaches_the_real_baseline(shared_data):
     drawn = [np.std(sosfiltfilt(sos, render_clip("bearing", fault="none", severity=0.0, duration_s=0.5,
                                                  sample_rate=RATE, seed=s, fixed=FIXED).signal)) for s in range(40)]
     assert np.percentile(drawn, 50) < real < np.percentile(drawn, 97), (real, np.percentile(drawn, [50, 97]))
+
+
+# --- ball faults: between Gaussian and impulsive, weakly modulated at 2xBSF and FTF ------------------
+
+BALL_FILES = ("12k_Drive_End_B007_0_118.mat", "12k_Drive_End_B014_0_185.mat", "12k_Drive_End_B021_0_222.mat",
+              "48k_Drive_End_B007_0_122.mat")
+BAND = (2000.0, 5500.0)
+
+
+def _ball_measures(x, fr):
+    """Kurtosis of the 2-5.5 kHz signal (median over 1 s), and its envelope modulation at FTF and 2xBSF."""
+    y = sosfiltfilt(butter(4, BAND, btype="bandpass", fs=RATE, output="sos"), x - x.mean())
+    k = float(np.median([kurtosis(s) for s in y[: y.size // RATE * RATE].reshape(-1, RATE)]))
+    return (k, envelope_modulation(x, RATE, ORDERS["ftf"] * fr, band_hz=BAND),
+            envelope_modulation(x, RATE, 2 * ORDERS["bsf"] * fr, band_hz=BAND))
+
+
+def _synthetic_ball(seeds, fixed=None):
+    return np.array([_ball_measures(render_clip("bearing", fault="ball", severity=(0.296, 0.593, 0.889)[s % 3],
+                                                duration_s=3.0, sample_rate=RATE, seed=s,
+                                                fixed={**FIXED, **(fixed or {})}).signal, FIXED["rpm"] / 60)
+                     for s in seeds])
+
+
+def test_ball_fault_impulsiveness_and_modulation_match_the_real_ball_recordings(shared_data):
+    real = np.array([_ball_measures(*(lambda x, rpm: (x, rpm / 60))(*de(shared_data / "cwru" / name)))
+                     for name in BALL_FILES])
+    # Real: kurtosis -0.1, 13.8, 1.2, 0.2; FTF modulation 0.16, 0.71, 0.05, 0.14; 2xBSF 0.03, 0.20, 0.17, 0.05.
+    assert np.median(real[:, 0]) < 2 and real[:, 0].max() > 10 and np.all(real[:, 2] < 0.25), real
+    drawn = _synthetic_ball(range(12))
+    for column, name in enumerate(("kurtosis", "FTF modulation", "2xBSF modulation")):
+        low, high = real[:, column].min(), real[:, column].max()
+        assert low <= np.median(drawn[:, column]) <= high, (name, drawn[:, column], real[:, column])
+    # The two parameters act as calibrated: the contact-noise share sets the impulsiveness and the 2xBSF
+    # modulation (all strikes: far above every real file), the zone depth the FTF modulation.
+    strikes, noise = _synthetic_ball([1, 2], {"ball_noise_share": 0.3}), _synthetic_ball([1, 2], {"ball_noise_share": 0.99})
+    assert np.all(strikes[:, 0] > 2 * real[:, 0].max()) and np.all(strikes[:, 2] > 2 * real[:, 2].max())
+    assert np.all(noise[:, 0] < 4) and np.all(noise[:, 2] < 0.12)
+    shallow, deep = _synthetic_ball([1, 2], {"ball_zone_depth": 0.05}), _synthetic_ball([1, 2], {"ball_zone_depth": 1.0})
+    assert np.all(shallow[:, 1] < 0.1) and np.all(deep[:, 1] > np.maximum(3 * shallow[:, 1], np.median(real[:, 1])))
