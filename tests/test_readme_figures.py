@@ -16,8 +16,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 #: README "Shipped experiments": AUC, minimum detectable severity, false alarms on the 30 test normals.
 EXPERIMENTS = {
-    "bearing": {"kmeans": (0.8135, {"outer_race": 0.005, "inner_race": 0.02, "ball": 0.05, "imbalance": 0.05}, 2),
-                "autoencoder": (0.8383, {"outer_race": 0.005, "inner_race": 0.02, "ball": 0.05, "imbalance": 0.05},
+    "bearing": {"kmeans": (0.7746, {"outer_race": 0.005, "inner_race": 0.02, "ball": 0.1, "imbalance": 0.1}, 3),
+                "autoencoder": (0.7930, {"outer_race": 0.01, "inner_race": 0.02, "ball": 0.1, "imbalance": 0.1},
                                 0)},
     "fan": {"kmeans": (0.724, {"clogging": 0.5, "voltage_change": 0.5, "unbalance": 0.75}, 4),
             "autoencoder": (0.684, {"clogging": 1.0, "voltage_change": 1.0, "unbalance": 0.5}, 4)},
@@ -29,7 +29,7 @@ EXPERIMENTS = {
 #: README device table: AUC of the float and the int8 model of each shipped experiment's detectors.
 EXPORT_AUC = {("fan", "autoencoder"): (0.6841, 0.6972), ("fan", "kmeans"): (0.7242, 0.7239),
               ("fan_lowband", "autoencoder"): (0.6530, 0.6640), ("fan_lowband", "kmeans"): (0.7272, 0.7271),
-              ("bearing", "autoencoder"): (0.8383, 0.8359), ("bearing", "kmeans"): (0.8135, 0.8141)}
+              ("bearing", "autoencoder"): (0.7930, 0.7908), ("bearing", "kmeans"): (0.7746, 0.7758)}
 
 
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
@@ -102,8 +102,8 @@ def test_cwru_synthetic_to_real_figures():
     spec.loader.exec_module(bench)
     results = bench.synthetic_to_real()
     truth, predicted = (np.asarray(v) for v in results["real"])
-    assert truth.size == 90 and np.mean(truth == predicted) == pytest.approx(0.856, abs=0.006)
+    assert truth.size == 90 and np.mean(truth == predicted) == pytest.approx(0.833, abs=0.006)
     per_class = {c: np.mean(predicted[truth == c] == c) for c in bench.CLASSES}
-    assert per_class == pytest.approx({"inner_race": 1.0, "outer_race": 0.80, "ball": 0.77}, abs=0.006)
+    assert per_class == pytest.approx({"inner_race": 1.0, "outer_race": 0.73, "ball": 0.77}, abs=0.006)
     truth, predicted = (np.asarray(v) for v in results["injected"])
     assert np.mean(truth == predicted) == 1.0
