@@ -182,8 +182,9 @@ FAULTS: dict[str, FaultSpec] = {
         "ball", "spall on one rolling element: intermittent strikes and contact noise at 2xBSF (alternately on "
                 "both races), modulated at FTF by the load zone",
         ("defect_mm: 0.6*severity mm defect width",
-         _impact_text("ball", " on the outer race (median strike)") + "; ball_inner_ratio times that on the inner race; "
-         "the strikes scaled by sqrt(1 - ball_noise_share), the contact noise carrying the rest of their energy")),
+         _impact_text("ball", " on the outer race (median strike)")
+         + "; ball_inner_ratio times that on the inner race; the strikes scaled by sqrt(1 - ball_noise_share), "
+           "the contact noise carrying the rest of their energy")),
     "cage": FaultSpec(
         "cage", "damaged cage: one knock per cage revolution (FTF) ringing the structure",
         ("cage_impact_g: 0.5*severity*shaft_hz/30 g peak per impact",)),

@@ -149,7 +149,8 @@ def test_race_impacts_repeat_a_per_element_pattern(real_trains):
     t, h, _, fr = real_trains["OR021"]
     real_or021 = periodic_variation(t, h, ORDERS["ftf"] * fr, 9)
     assert real_or021 > 0.12  # the real OR021 file: ~0.2
-    (_, (t, h, _, _)), = _synthetic_trains("outer_race", [5], {"ball_load_spread_pct": 0.0, "shaft_load_modulation": 0.03})
+    (_, (t, h, _, _)), = _synthetic_trains("outer_race", [5], {"ball_load_spread_pct": 0.0,
+                                                                "shaft_load_modulation": 0.03})
     (_, (t2, h2, _, _)), = _synthetic_trains("outer_race", [5], {"ball_load_spread_pct": 20.0,
                                                                   "shaft_load_modulation": 0.03})
     assert periodic_variation(t, h, ftf, 9) < 0.03 < 0.08 < periodic_variation(t2, h2, ftf, 9)
@@ -226,8 +227,10 @@ def test_ball_fault_impulsiveness_and_modulation_match_the_real_ball_recordings(
         assert low <= np.median(drawn[:, column]) <= high, (name, drawn[:, column], real[:, column])
     # The two parameters act as calibrated: the contact-noise share sets the impulsiveness and the 2xBSF
     # modulation (all strikes: far above every real file), the zone depth the FTF modulation.
-    strikes, noise = _synthetic_ball([1, 2], {"ball_noise_share": 0.3}), _synthetic_ball([1, 2], {"ball_noise_share": 0.99})
+    strikes = _synthetic_ball([1, 2], {"ball_noise_share": 0.3})
+    noise = _synthetic_ball([1, 2], {"ball_noise_share": 0.99})
     assert np.all(strikes[:, 0] > 2 * real[:, 0].max()) and np.all(strikes[:, 2] > 2 * real[:, 2].max())
     assert np.all(noise[:, 0] < 4) and np.all(noise[:, 2] < 0.12)
-    shallow, deep = _synthetic_ball([1, 2], {"ball_zone_depth": 0.05}), _synthetic_ball([1, 2], {"ball_zone_depth": 1.0})
+    shallow = _synthetic_ball([1, 2], {"ball_zone_depth": 0.05})
+    deep = _synthetic_ball([1, 2], {"ball_zone_depth": 1.0})
     assert np.all(shallow[:, 1] < 0.1) and np.all(deep[:, 1] > np.maximum(3 * shallow[:, 1], np.median(real[:, 1])))
