@@ -8,13 +8,28 @@ Run: ``.venv/bin/python bench/cwru_sim2real.py`` (about a minute). Three parts.
    resampled to 12 kHz, 0.071 g), against the mean fault-component RMS of 20 synthetic 2 s clips
    (seeds 0..19, rpm 1797, bearing 6205, every other parameter drawn from its default range) at the
    matching severity (``defect_mm = 0.6*severity``: 0.007 in -> 0.296, 0.014 in -> 0.593, 0.021 in -> 0.889).
-   The "before" column was measured the same way with the constants in place before the
+   The "before" column was measured the same way with the constants in place before the first
    recalibration (impact_g_per_mm 5..25, linear in defect width, no per-type factor, old ball model).
    The fault-attributable RMS is what an absolute-scale injection into the real baseline must add.
 
 2. Ball faults: kurtosis, and the squared-envelope spectrum (band 2-5.5 kHz) of the real ball
    recordings near FTF, BSF, 2xBSF, BPFO and BPFI (largest line within +/-1 % and its prominence over
-   the median envelope level, 5-400 Hz), beside the same for synthetic ball clips.
+   the median envelope level, 5-400 Hz), beside the same for synthetic ball clips. Then the measures
+   the ball model is calibrated on: kurtosis of the 2-5.5 kHz signal (median over 1 s segments) and
+   the squared envelope's modulation depth at FTF and 2xBSF
+   (``generators.vibration_analysis.envelope_modulation``), real files against 12 synthetic 3 s clips
+   (seeds 0..11, severities 0.296 / 0.593 / 0.889 in turn, default draws).
+
+   Race-fault impact trains (the load variations and timing the generator reproduces): impacts found as
+   the 2-5 kHz envelope's maxima (``generators.vibration_analysis.impact_train``) in the real files and in
+   12 synthetic 4 s clips per fault (seeds 0..11, default draws, severity 0.296); their strength's
+   relative RMS variation at the shaft rate (12 phase bins) and at the rate a rolling element returns to
+   the defect (FTF outer race, f_r - FTF inner race; 9 bins), and the timing jitter of strong impacts
+   (fraction of the period; measurement floor ~0.5 % at 12 kHz).
+
+   Envelope features (part 3's 17) of the real 12 kHz segments against synthetic clips of the same fault
+   (120 clips, 1 s, severities 0.296 / 0.593 / 0.889 in turn, rpm 1720..1800, seeds from
+   ``SeedSequence(7)``): the real median of each feature inside or outside the synthetic 5-95 % range.
 
 3. Fault-type classifier (inner_race, outer_race, ball), fixed before any test accuracy was seen:
 
@@ -29,7 +44,7 @@ Run: ``.venv/bin/python bench/cwru_sim2real.py`` (about a minute). Three parts.
      ``ln(max amplitude within f +/- max(1.5 Hz, 1 %) / median amplitude 5..500 Hz)`` at
      BPFO, 2 BPFO, 3 BPFO; BPFI, 2 BPFI, BPFI - f_r, BPFI + f_r; BSF, 2xBSF, 4xBSF, 2xBSF - FTF,
      2xBSF + FTF; FTF, f_r, f_r - FTF; plus ln(3 + excess kurtosis) and ln(crest factor) of the band-passed
-     signal (19 features);
+     signal (17 features);
    * classifier: ``RandomForestClassifier(n_estimators=300, min_samples_leaf=2, random_state=0)``;
    * test A (synthetic -> real): the nine 12 kHz drive-end fault files, each cut into 1 s segments
      (10 per file, 30 per class);
@@ -64,7 +79,8 @@ from datasets.blend import inject_clip  # noqa: E402
 from datasets.loaders import load_records  # noqa: E402
 from generators.bearing import BEARINGS  # noqa: E402
 from generators.registry import render_clip  # noqa: E402
-from generators.vibration_analysis import squared_envelope_spectrum  # noqa: E402
+from generators.vibration_analysis import (envelope_modulation, impact_train, periodic_variation,  # noqa: E402
+                                          spacing_jitter, squared_envelope_spectrum)
 
 CWRU = Path(__file__).resolve().parents[2] / "shared" / "data" / "cwru"
 RATE = 12000
@@ -74,6 +90,8 @@ SIZES_IN = (0.007, 0.014, 0.021)
 #: Severity of a CWRU defect: defect_mm = 0.6 * severity.
 SEVERITY_OF = {s: s * 25.4 / 0.6 for s in SIZES_IN}
 ORDERS = {k: v for k, v in BEARINGS["6205"].orders().items()}
+FEATURE_NAMES = ("bpfo", "2bpfo", "3bpfo", "bpfi", "2bpfi", "bpfi-fr", "bpfi+fr", "bsf", "2bsf", "4bsf",
+                 "2bsf-ftf", "2bsf+ftf", "ftf", "fr", "fr-ftf", "ln(3+kurtosis)", "ln(crest)")
 FIXED = {"rpm": 1797, "bearing": "6205"}
 #: Synthetic fault RMS (g, mean of 20 seeds, 2 s) with the constants before the recalibration.
 BEFORE = {"inner_race": (0.373, 0.733, 1.106), "ball": (0.279, 0.548, 0.826), "outer_race": (0.630, 1.239, 1.869)}
@@ -121,7 +139,7 @@ _SOS = butter(4, BAND_HZ, btype="bandpass", fs=RATE, output="sos")
 
 
 def features(x: np.ndarray, shaft_hz: float) -> np.ndarray:
-    """The 19 physics features of one clip (see the module docstring)."""
+    """The 17 physics features of one clip (see the module docstring)."""
     x = np.asarray(x, dtype=np.float64)
     y = sosfiltfilt(_SOS, x - x.mean())
     freqs, amp = squared_envelope_spectrum(y, RATE)
@@ -214,6 +232,71 @@ def ball_signature() -> None:
               f"baseline: {np.median(inj):4.1f}); seed 3: {lines(r.signal, 1797 / 60, RATE)}")
 
 
+def ball_modulation() -> None:
+    print("\n   Ball faults, 2-5.5 kHz: kurtosis, envelope modulation at FTF and at 2xBSF")
+    band = (2000.0, 5500.0)
+    sos = butter(4, band, btype="bandpass", fs=RATE, output="sos")
+
+    def row(x: np.ndarray, fr: float) -> tuple[float, float, float]:
+        y = segments(sosfiltfilt(sos, x - x.mean()))
+        return (float(np.median(kurtosis(y, axis=1))), envelope_modulation(x, RATE, ORDERS["ftf"] * fr, band_hz=band),
+                envelope_modulation(x, RATE, 2 * ORDERS["bsf"] * fr, band_hz=band))
+
+    for path in sorted(CWRU.glob("*Drive_End_B0*.mat")):
+        x, rpm = de_at_12k(path)
+        print(f"  {path.name:<34}" + "  ".join(f"{v:6.2f}" for v in row(x, rpm / 60)))
+    cells = np.array([row(render_clip("bearing", fault="ball", severity=SEVERITY_OF[SIZES_IN[seed % 3]], duration_s=3.0,
+                                      sample_rate=RATE, seed=seed, fixed=FIXED).signal, FIXED["rpm"] / 60)
+                      for seed in range(12)])
+    print("  synthetic ball (median, range of 12)" + "  ".join(f"{np.median(c):6.2f} ({c.min():.2f}-{c.max():.2f})"
+                                                       for c in cells.T))
+
+
+def impact_trains() -> None:
+    print("\n   Race-fault impact trains: strength variation at the shaft rate / per rolling element (relative "
+          "RMS), timing jitter (% of the period)")
+
+    def row(x: np.ndarray, rpm: float, fault: str) -> tuple[float, float, float]:
+        fr = rpm / 60
+        rate = ORDERS["bpfo" if fault == "outer_race" else "bpfi"] * fr
+        element = ORDERS["ftf"] * fr if fault == "outer_race" else fr - ORDERS["ftf"] * fr
+        t, h = impact_train(x, RATE, rate)
+        return periodic_variation(t, h, fr, 12), periodic_variation(t, h, element, 9), 100 * spacing_jitter(t, h, rate)
+
+    for path, fault, size in fault_files():
+        if fault != "ball":
+            x, rpm = de_at_12k(path)
+            print(f"  {path.name:<34}" + "  ".join(f"{v:5.2f}" for v in row(x, rpm, fault)))
+    for fault in ("outer_race", "inner_race"):
+        cells = np.array([row(render_clip("bearing", fault=fault, severity=0.296, duration_s=4.0, sample_rate=RATE,
+                                          seed=seed, fixed=FIXED).signal, FIXED["rpm"], fault) for seed in range(12)])
+        print(f"  synthetic {fault:<24}" + "  ".join(f"{np.median(c):5.2f} ({c.min():.2f}-{c.max():.2f})"
+                                                   for c in cells.T) + "  (median, range of 12 clips)")
+
+
+def feature_spread(n_clips: int = 120) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """Per fault and feature: (real median, synthetic 5th, 95th percentile); see the module docstring."""
+    X_real, y_real, _ = real_segments()
+    seeds = np.random.SeedSequence(7).spawn(n_clips)
+    out = {}
+    for fault in CLASSES:
+        synthetic = np.array([features(r.signal, r.params["shaft_hz"]) for r in (
+            render_clip("bearing", fault=fault, severity=SEVERITY_OF[SIZES_IN[i % 3]], duration_s=1.0,
+                        sample_rate=RATE, seed=seq, fixed={"rpm": (1720, 1800), "bearing": "6205"})
+            for i, seq in enumerate(seeds))])
+        low, high = np.percentile(synthetic, [5, 95], axis=0)
+        median = np.median(X_real[y_real == fault], axis=0)
+        out[fault] = {n: (float(m), float(a), float(b)) for n, m, a, b in zip(FEATURE_NAMES, median, low, high)}
+    return out
+
+
+def print_feature_spread() -> None:
+    print("\n   Envelope features: real median (12 kHz segments) inside the synthetic 5-95 % range?")
+    for fault, table in feature_spread().items():
+        outside = [f"{n} {m:.2f} (synthetic {a:.2f}..{b:.2f})" for n, (m, a, b) in table.items() if not a <= m <= b]
+        print(f"  {fault:<11} {len(table) - len(outside)}/{len(table)} inside; outside: {'; '.join(outside) or '-'}")
+
+
 def training_set() -> tuple[np.ndarray, np.ndarray]:
     seeds = np.random.SeedSequence(2024).spawn(len(CLASSES) * N_TRAIN_PER_CLASS)
     severity_rng = np.random.default_rng(2024)
@@ -254,19 +337,27 @@ def injected_set() -> tuple[np.ndarray, np.ndarray]:
     return np.array(X), np.array(y)
 
 
+def synthetic_to_real() -> dict[str, tuple[list[str], list[str]]]:
+    """Tests A and B of part 3: ``{"real": (truth, predicted), "injected": (truth, predicted)}``."""
+    X_train, y_train = training_set()
+    model = classifier().fit(X_train, y_train)
+    X_real, y_real, _ = real_segments()
+    X_inj, y_inj = injected_set()
+    return {"real": (list(y_real), list(model.predict(X_real))), "injected": (list(y_inj), list(model.predict(X_inj)))}
+
+
 def main() -> None:
     start = time.perf_counter()
     calibration_table()
     ball_signature()
+    ball_modulation()
+    impact_trains()
+    print_feature_spread()
     print("\n3. Fault-type classifier trained on synthetic clips only "
           f"({N_TRAIN_PER_CLASS} per class, 1 s, rpm 1720..1800, severity 0.2..1)")
-    X_train, y_train = training_set()
-    model = classifier().fit(X_train, y_train)
-    X_real, y_real, groups = real_segments()
-    report("synthetic -> real (12 kHz DE fault files, 1 s segments)", list(y_real), list(model.predict(X_real)))
-    X_inj, y_inj = injected_set()
-    report("synthetic -> injected (synthetic faults in the real normal baseline)", list(y_inj),
-           list(model.predict(X_inj)))
+    results = synthetic_to_real()
+    report("synthetic -> real (12 kHz DE fault files, 1 s segments)", *results["real"])
+    report("synthetic -> injected (synthetic faults in the real normal baseline)", *results["injected"])
     X_all, y_all, g_all = real_segments(include_48k=True)
     truth, pred = [], []
     for size in SIZES_IN:

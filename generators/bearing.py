@@ -15,6 +15,18 @@ defects are modulated at the shaft rate (the defect turns with the shaft); an
 outer race defect is taken to sit in the middle of the load zone (like CWRU's
 "@6:00" faults).
 
+Two load variations seen in the CWRU recordings (``bench/cwru_sim2real.py``, part 2)
+are modelled too. The residual unbalance is a load that turns with the shaft, so the
+contact load at a point fixed in space (an outer-race defect, a ball in the load
+zone, the healthy rolling contacts) varies at the shaft rate: strikes and contact
+noise there are scaled by ``(1 + shaft_load_modulation * cos(shaft angle - unbalance
+phase)) ** 1.5`` (Hertzian load-deflection exponent; the impact train of the real
+OR007 files varies by 20 % RMS over a revolution, OR021 by 80 %). And the rolling
+elements do not all carry the same load (diameter tolerance, cage pocket
+clearance), so the impacts of a race defect repeat a per-element pattern of spread
+``ball_load_spread_pct`` every ``n_balls`` impacts: envelope lines at FTF for an
+outer-race defect and at f_r - FTF for an inner-race one.
+
 Impact strength. A rolling element that crosses a defect unloads and then
 re-strikes the far edge. Once the defect is wider than the Hertzian contact
 (a few tenths of a mm for a 6205 at light load) the element unloads fully, so the
@@ -40,14 +52,18 @@ and with a broad, log-normal strength spread (:data:`BALL_STRIKE_SPREAD`), and i
 time jitters :data:`BALL_SLIP_FACTOR` times more than a race impact (ball spin slips
 more than the cage). Between clean strikes the rough spall drags through the
 contact: cyclostationary noise through the same resonances, gated around each race
-contact at the spin rate (raised-cosine gate of power :data:`BALL_GATE_POWER`) with an
-RMS :data:`BALL_NOISE_RATIO` times the strike peak. Strikes and noise are modulated by
-the load zone as the ball travels with the cage (FTF, ``load_zone_deg`` and
-``unloaded_fraction``). The envelope spectrum then shows 2xBSF and its FTF
-sidebands plus a line at FTF, and the signal is far less impulsive than a race
-fault of the same RMS, as in the CWRU ball recordings (B007 Gaussian with cage-rate
-lines, B014 dominated by FTF with a weak 2xBSF line at 4.73 f_r, B021 with 2xBSF at
-4.71 f_r and BSF).
+contact at the spin rate (raised-cosine gate) and carrying ``ball_noise_share`` of
+the fault's energy (the strikes the rest; the total is that of the strikes alone).
+Strikes and noise are modulated by the load zone as the ball travels with the cage
+(FTF, ``load_zone_deg`` and ``unloaded_fraction``) to the depth ``ball_zone_depth``.
+Calibrated on the CWRU ball recordings (``bench/cwru_sim2real.py``, part 2), whose
+2-5.5 kHz signal is between Gaussian and impulsive (kurtosis -0.1, 0.2, 1.2, 13.8),
+weakly modulated at 2xBSF (envelope modulation 0.03-0.20) and at FTF (0.05-0.71):
+the gate is a plain raised cosine (a sharper one gives 2xBSF modulation above 0.5), and
+the default ranges of the two parameters span those kurtosis and FTF values. The
+envelope spectrum then shows 2xBSF and its FTF sidebands plus a line at FTF, as in
+the recordings (B014 dominated by FTF with a weak 2xBSF line at 4.73 f_r, B021 with
+2xBSF at 4.71 f_r and BSF).
 
 Distributed ``wear`` is broadband noise through the same resonances whose
 amplitude is modulated at the shaft rate (cyclostationary).
@@ -117,17 +133,31 @@ IMPACT_G_PER_MM_RANGE = (20.0, 100.0)
 #: Defect width (mm) above which the impact strength saturates (about the Hertzian contact width).
 DEFECT_SATURATION_MM = 0.1
 #: Per-fault-type factor on the impact strength (transfer path, load share), calibrated on CWRU.
-IMPACT_TYPE_GAIN = {"outer_race": 1.0, "inner_race": 0.76, "ball": 0.19}
+IMPACT_TYPE_GAIN = {"outer_race": 1.0, "inner_race": 0.76, "ball": 0.18}
 #: Ball defects: chance that the spall strikes at a given race contact (spin-axis wander).
 BALL_STRIKE_PROBABILITY = 0.5
 #: Ball defects: standard deviation of the log strike strength (natural log).
 BALL_STRIKE_SPREAD = 0.6
 #: Ball defects: strike time jitter relative to ``slip_pct`` (ball spin slips more than the cage).
 BALL_SLIP_FACTOR = 3.0
-#: Ball defects: RMS per sample of the spall's contact-noise impulses (gate peak) relative to the strike peak.
-BALL_NOISE_RATIO = 0.2
-#: Ball defects: power of the raised-cosine gate of the contact noise around each race contact.
-BALL_GATE_POWER = 4
+#: Default range of ``ball_noise_share``: the contact noise's share of a ball fault's energy.
+BALL_NOISE_SHARE_RANGE = (0.7, 0.99)
+#: Default range of ``ball_zone_depth``: depth of a ball fault's load-zone modulation at FTF.
+BALL_ZONE_DEPTH_RANGE = (0.05, 0.7)
+#: Default range of ``bearing_noise_g`` (log-uniform): reaches the CWRU drive-end healthy baseline, 0.026 g RMS of
+#: broadband vibration in 1-3.9 kHz (its 4.1-4.4 kHz lines are tones, not rolling noise).
+BEARING_NOISE_G_RANGE = (0.005, 0.06)
+#: Default range of ``slip_pct`` (%): the impact spacing jitter measured in the CWRU race-fault files.
+SLIP_PCT_RANGE = (0.5, 4.0)
+#: Default range of ``unloaded_fraction``: the CWRU inner-race impact trains' weakest/strongest over a
+#: revolution range from 0.11 (IR014) to 0.48 (IR007, light load at 0 HP).
+UNLOADED_FRACTION_RANGE = (0.05, 0.5)
+#: Default range of ``shaft_load_modulation`` (log-uniform), from the CWRU OR and ball files.
+SHAFT_LOAD_MODULATION_RANGE = (0.03, 0.9)
+#: Default range of ``ball_load_spread_pct`` (%), from the CWRU race-fault files.
+BALL_LOAD_SPREAD_PCT_RANGE = (0.0, 20.0)
+#: Exponent of the contact load in the strike strength (Hertzian load-deflection, as in the load zone).
+LOAD_EXPONENT = 1.5  # shaft_load_factor's normalisation assumes this value
 
 
 def effective_defect_mm(defect_mm: float) -> float:
@@ -157,7 +187,8 @@ FAULTS: dict[str, FaultSpec] = {
         "ball", "spall on one rolling element: intermittent strikes and contact noise at 2xBSF (alternately on "
                 "both races), modulated at FTF by the load zone",
         (_DEFECT, _impact_g("ball", " on the outer race (median strike); ball_inner_ratio times that on the inner "
-                                    "race"))),
+                                    "race; the strikes scaled by sqrt(1 - ball_noise_share), the contact noise "
+                                    "carrying the rest of their energy"))),
     "cage": FaultSpec(
         "cage", "damaged cage: one knock per cage revolution (FTF) ringing the structure",
         (FaultParameter("cage_impact_g", 0.5, "g", "peak per impact", speed_scaled=True),)),
@@ -173,12 +204,13 @@ DECLARATIONS: tuple[Parameter, ...] = (
     Parameter("ball_diameter_mm", "rolling element diameter", "mm", derived="from the preset"),
     Parameter("pitch_diameter_mm", "pitch circle diameter", "mm", derived="from the preset"),
     Parameter("contact_angle_deg", "contact angle", "deg", derived="from the preset"),
-    Parameter("slip_pct", "random jitter of each impact time, % of its period", "%", low=1.0, high=2.0),
+    Parameter("slip_pct", "random jitter of each impact time, % of its period", "%", low=SLIP_PCT_RANGE[0],
+              high=SLIP_PCT_RANGE[1]),
     Parameter("load_zone_deg", "half angle of the load zone", "deg", low=60.0, high=110.0),
     Parameter("unloaded_fraction", "impact amplitude outside the load zone relative to its centre",
-              low=0.05, high=0.3),
-    Parameter("bearing_noise_g", "RMS of the healthy bearing's broadband noise", "g", low=0.005, high=0.03,
-              log=True),
+              low=UNLOADED_FRACTION_RANGE[0], high=UNLOADED_FRACTION_RANGE[1]),
+    Parameter("bearing_noise_g", "RMS of the healthy bearing's broadband noise", "g", low=BEARING_NOISE_G_RANGE[0],
+              high=BEARING_NOISE_G_RANGE[1], log=True),
     Parameter("impact_g_per_mm", "peak impact acceleration per mm of effective defect width at 1800 rpm", "g/mm",
               low=IMPACT_G_PER_MM_RANGE[0], high=IMPACT_G_PER_MM_RANGE[1], faults=SPALLS),
     Parameter("impact_jitter_pct", "random impact-to-impact amplitude variation", "%", low=5.0, high=25.0,
@@ -189,6 +221,16 @@ DECLARATIONS: tuple[Parameter, ...] = (
               faults=("wear",)),
     Parameter("defect_phase_rad", "angular position of the defect (and first impact)", "rad", count=1,
               level="recording", faults=(*SPALLS, "cage", "wear")),
+    Parameter("shaft_load_modulation", "depth of the shaft-rate variation of the contact load at points fixed in "
+              "space (rotating unbalance load), relative", low=SHAFT_LOAD_MODULATION_RANGE[0],
+              high=SHAFT_LOAD_MODULATION_RANGE[1], log=True),
+    Parameter("ball_load_spread_pct", "race faults: spread of the impact strength from one rolling element to the "
+              "next", "%", low=BALL_LOAD_SPREAD_PCT_RANGE[0], high=BALL_LOAD_SPREAD_PCT_RANGE[1],
+              faults=("outer_race", "inner_race")),
+    Parameter("ball_noise_share", "ball fault: share of the fault's energy in the spall's contact noise, the rest "
+              "in strikes", low=BALL_NOISE_SHARE_RANGE[0], high=BALL_NOISE_SHARE_RANGE[1], faults=("ball",)),
+    Parameter("ball_zone_depth", "ball fault: depth of the load-zone modulation as the ball travels with the cage, "
+              "1 = as a race impact", low=BALL_ZONE_DEPTH_RANGE[0], high=BALL_ZONE_DEPTH_RANGE[1], faults=("ball",)),
 )
 
 
@@ -237,7 +279,11 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
     machine, fault : ndarray, shape (motion.n,), float64, g
     """
     fs = motion.sample_rate
-    noise = ring(rng.standard_normal(out=motion.scratch()), params, fs)
+    # Healthy rolling contacts in the load zone: noise whose source follows the shaft-rate load variation.
+    noise = rng.standard_normal(out=motion.scratch())
+    if "shaft_load_modulation" in params:
+        noise *= motion.angle().lookup(_shaft_load_table(params), out=motion.scratch())
+    noise = ring(noise, params, fs)
     noise *= float(params["bearing_noise_g"]) / max(float(np.std(noise)), 1e-300)
     fault_name = params.get("fault", "none")
     if fault_name not in FAULTS:
@@ -267,18 +313,63 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
     heights = amplitude * np.clip(1 + jitter * rng.standard_normal(positions.size), 0, None)
     if fault_name == "inner_race":
         heights *= load_zone(2 * np.pi * positions + phase, **zone)
+    elif fault_name == "outer_race":
+        heights *= shaft_load_factor(params, positions)
+    if fault_name in ("outer_race", "inner_race"):
+        # Impact k is struck by element k mod n_balls (the elements pass a race defect in turn).
+        spread = float(params.get("ball_load_spread_pct", 0.0)) / 100
+        per_ball = np.clip(1 + spread * rng.standard_normal(int(params["n_balls"])), 0.2, None)
+        per_ball /= np.sqrt(np.mean(per_ball ** 2))  # the elements share the load: impact_g stays the RMS strike
+        heights *= per_ball[np.arange(positions.size) % per_ball.size]
     fault = ring(impulses(motion, positions, heights), params, fs)
     return noise, fault
 
 
+def _unbalance_phase(params: Mapping[str, Any]) -> float:
+    """Direction of the rotating load, rad: the phase of the residual unbalance's 1x (0 if not rendered)."""
+    phases = params.get("shaft_phase_rad")
+    return float(phases[0]) if phases is not None else 0.0
+
+
+def shaft_load_factor(params: Mapping[str, Any], revs: np.ndarray) -> np.ndarray:
+    """Strike strength at shaft positions ``revs`` (revolutions) from the rotating unbalance load.
+
+    ``(1 + m cos(2 pi revs - unbalance phase)) ** LOAD_EXPONENT / sqrt(1 + 1.5 m**2)`` with
+    ``m = shaft_load_modulation``: unit mean square over a revolution, so the calibrated ``impact_g`` stays
+    the strikes' RMS strength (the rotating load moves load around the revolution, it adds none).
+
+    Returns
+    -------
+    ndarray, shape like ``revs``, float64, dimensionless
+    """
+    m = float(params.get("shaft_load_modulation", 0.0))
+    factor = (1 + m * np.cos(2 * np.pi * np.asarray(revs) - _unbalance_phase(params))) ** LOAD_EXPONENT
+    return factor / np.sqrt(1 + 1.5 * m * m)  # mean of (1 + m cos)**3 over a revolution
+
+
+def _shaft_load_table(params: Mapping[str, Any]) -> np.ndarray:
+    """:func:`shaft_load_factor` over one revolution, for :meth:`ShaftMotion.angle` lookups."""
+    return shaft_load_factor(params, np.arange(MIN_TABLE_SIZE) / MIN_TABLE_SIZE)
+
+
+def _ball_zone(angle_rad: np.ndarray, zone: Mapping[str, float], depth: float) -> np.ndarray:
+    """Load-zone factor of a ball spall's strikes and contact noise: ``1 - depth * (1 - load_zone)``."""
+    return 1 - depth * (1 - load_zone(angle_rad, **zone))
+
+
 def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Generator,
                 zone: Mapping[str, float]) -> np.ndarray:
-    """Ball spall: intermittent strikes plus gated contact noise at 2xBSF, load-zone modulated at FTF (g)."""
+    """Ball spall: intermittent strikes plus gated contact noise at 2xBSF, load-zone modulated at FTF (g).
+
+    The RMS is that of the strikes alone; ``ball_noise_share`` of the energy goes to the contact noise.
+    """
     fs = motion.sample_rate
     f_r = motion.shaft_hz
     phase = float(params["defect_phase_rad"])
     amplitude = float(params["impact_g"])
     inner = float(params["ball_inner_ratio"])
+    share = float(params["ball_noise_share"])
+    depth = float(params["ball_zone_depth"])
     cage_per_rev = float(params["ftf_hz"]) / f_r
     spin_per_rev = float(params["bsf_hz"]) / f_r
     # Strikes: one potential contact per half spin, alternately outer (even) and inner (odd) race.
@@ -289,20 +380,23 @@ def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.rando
     heights = amplitude * np.clip(1 + jitter * rng.standard_normal(positions.size), 0, None)
     heights *= np.exp(BALL_STRIKE_SPREAD * rng.standard_normal(positions.size))
     heights *= rng.random(positions.size) < BALL_STRIKE_PROBABILITY
-    heights *= load_zone(2 * np.pi * positions * cage_per_rev + phase, **zone)
+    heights *= _ball_zone(2 * np.pi * positions * cage_per_rev + phase, zone, depth)
+    heights *= shaft_load_factor(params, positions)
     heights[1::2] *= inner
     fault = impulses(motion, positions, heights)
     # Contact noise of the spall dragging through the contact, gated at the spin rate and load-zone modulated.
     # Spin revolutions, zero at the outer-race contacts (strike k sits at (k + offset) / (2 spin_per_rev) revs).
     spin = motion.revs * spin_per_rev
     spin -= phase / (4 * np.pi)
-    gate = (0.5 + 0.5 * np.cos(2 * np.pi * spin)) ** BALL_GATE_POWER
-    gate += inner * (0.5 - 0.5 * np.cos(2 * np.pi * spin)) ** BALL_GATE_POWER
-    gate *= load_zone(2 * np.pi * motion.revs * cage_per_rev + phase, **zone)
+    gate = 0.5 + 0.5 * np.cos(2 * np.pi * spin)
+    gate += inner * (0.5 - 0.5 * np.cos(2 * np.pi * spin))
+    gate *= _ball_zone(2 * np.pi * motion.revs * cage_per_rev + phase, zone, depth)
+    gate *= motion.angle().lookup(_shaft_load_table(params), out=motion.scratch())
     contact = rng.standard_normal(motion.n)
     contact *= gate
-    # White impulses of RMS BALL_NOISE_RATIO * impact_g per sample at the gate's peak (outer-race contact in the
-    # load-zone centre), rung through the structure like the strikes.
-    contact *= BALL_NOISE_RATIO * amplitude
+    # Both parts are white before the structure rings them, so their energy split is set here.
+    strikes_ms = float(np.mean(fault ** 2))
+    contact *= np.sqrt(share * strikes_ms / max(float(np.mean(contact ** 2)), 1e-300))
+    fault *= np.sqrt(1 - share)
     fault += contact
     return ring(fault, params, fs)
