@@ -56,9 +56,11 @@ def level_of(machine: str, name: str) -> str:
 
     if name in OPERATING.get(machine, {}):
         return "operating"
+    from generators.recording import RECORDING_PARAMETERS
+
     if name in PER_CLIP or name in COMMON_PARAMETERS:
         return "recording"
-    return "build"
+    return next((p.level for p in RECORDING_PARAMETERS if p.name == name), "build")
 
 
 def machine_number(machine_id: str) -> int:
@@ -106,6 +108,13 @@ def machine_build(machine: str, *, seed: int, machine_id: str, sample_rate: int,
         for name in generator.parameters:
             if name in params and name not in build and level_of(machine, name) != "recording":
                 build[name] = params[name]
+    if generator.kind == "audio":  # the installation: room, mounting and microphone of this machine
+        from generators.recording import RECORDING_PARAMETERS, draw_recording
+
+        rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(_BUILD_TAG, number,
+                                                                                  len(generator.faults) + 1)))
+        drawn = draw_recording(rng, sample_rate=sample_rate, fixed=fixed)
+        build.update({p.name: drawn[p.name] for p in RECORDING_PARAMETERS if p.level == "build"})
     return build
 
 

@@ -13,6 +13,12 @@ What a microphone in a room makes of a machine's sound, in the order sound meets
 Every transform parameter is drawn from the clip's own ``numpy.random.Generator`` (or fixed
 by the user), written into the transform's ``parameters`` and frozen, so audiomentations' own
 random state is never used and a clip's bytes do not depend on the process that renders it.
+
+Levels (see :mod:`generators.identity`): the room, the mounting, the microphone and the recorder's
+gain setting belong to one installation, so their parameters are *build* level (drawn once per
+machine id, then fixed for every clip of it, as in MIMII and DCASE recordings); what varies from
+clip to clip is the machine's own level (``level_rms``) and the background noise. With
+``per_clip`` every parameter is drawn per clip.
 The chain is linear: applied to each part (machine, fault, noise) it gives parts that add up
 to the recorded clip. Parameters are declared once in :data:`RECORDING_PARAMETERS`.
 """
@@ -34,29 +40,33 @@ HIGHPASS_ROLLOFF_DB_PER_OCTAVE = 12
 
 @dataclass(frozen=True)
 class RecordingParameter:
-    """One parameter of the recording chain: drawn uniformly (in log space if ``log``) from [low, high]."""
+    """One parameter of the recording chain: drawn uniformly (in log space if ``log``) from [low, high].
+
+    ``level`` is ``"build"`` (the installation: once per machine id) or ``"recording"`` (per clip).
+    """
 
     name: str
     unit: str
     low: float
     high: float
     doc: str
+    level: str
     log: bool = False
 
 
-#: The recording chain's parameters (recording level: drawn for every clip).
+#: The recording chain's parameters.
 RECORDING_PARAMETERS: tuple[RecordingParameter, ...] = (
     RecordingParameter("room_peak_hz", "Hz", 100.0, 2000.0,
-                       "centre of the room-mode / mounting resonance on the machine's path", log=True),
-    RecordingParameter("room_peak_gain_db", "dB", -6.0, 6.0, "gain of that resonance at its centre"),
-    RecordingParameter("room_peak_q", "", 0.7, 3.0, "quality factor of that resonance"),
+                       "centre of the room-mode / mounting resonance on the machine's path", "build", log=True),
+    RecordingParameter("room_peak_gain_db", "dB", -6.0, 6.0, "gain of that resonance at its centre", "build"),
+    RecordingParameter("room_peak_q", "", 0.7, 3.0, "quality factor of that resonance", "build"),
     RecordingParameter("mic_highpass_hz", "Hz", 10.0, 40.0,
                        f"microphone low-frequency roll-off corner ({HIGHPASS_ROLLOFF_DB_PER_OCTAVE} dB/octave)",
-                       log=True),
+                       "build", log=True),
     RecordingParameter("mic_shelf_hz", "Hz", 2000.0, 6000.0,
-                       "centre of the microphone capsule's high-frequency shelf", log=True),
-    RecordingParameter("mic_shelf_gain_db", "dB", -6.0, 3.0, "gain of that shelf above its centre"),
-    RecordingParameter("gain_db", "dB", -6.0, 0.0, "recorder input gain"),
+                       "centre of the microphone capsule's high-frequency shelf", "build", log=True),
+    RecordingParameter("mic_shelf_gain_db", "dB", -6.0, 3.0, "gain of that shelf above its centre", "build"),
+    RecordingParameter("gain_db", "dB", -6.0, 0.0, "recorder input gain setting", "build"),
 )
 
 #: name -> one-line description with unit and default range (as machines describe their parameters).

@@ -22,9 +22,9 @@ def test_per_clip_seed_is_the_seed_sequence_of_the_clip_index():
 #: sha256 of every file of a tiny dataset (fan, seed 11, one normal clip per split and one unbalance clip).
 #: Changed on purpose when sound clips got the recording chain (generators/recording.py).
 GOLDEN_DIGESTS = {
-    "fan/test/anomaly_id_00_00000000.wav": "58462fe12ec695a12ceb0b07402cd1dc9c18eabe603ae040de75184b439f7735",
-    "fan/test/normal_id_00_00000000.wav": "7da660e4c06126a79e4c37c126ca83ae7882d15392ed3540210b35d83ee5ed27",
-    "fan/train/normal_id_00_00000000.wav": "ac571fa2aeb304c6f59d1ebf375b2bac397d84d8619bce0e07be25c8e1719d57",
+    "fan/test/anomaly_id_00_00000000.wav": "2c04cbc349a7aecc95fafd73584d6920cb3ac7494ac613c2f26203fce8a5cf0f",
+    "fan/test/normal_id_00_00000000.wav": "bc2915d9f0c6a501cd8d40f0cfcc6570337945e5413afbe9b0787d3f3314e6cb",
+    "fan/train/normal_id_00_00000000.wav": "a93eb9690f1c0153be8bfb870bb225830b167d94094ba941b7668f5ff9d35c76",
 }
 
 

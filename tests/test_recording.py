@@ -105,3 +105,23 @@ def test_same_seed_same_bytes_across_processes_and_global_random_state():
         assert out.stdout.strip() == local
     other = render_clip("toycar", fault="bent_shaft", severity=0.7, duration_s=1.0, sample_rate=SR, seed=10)
     assert hashlib.sha256(other.signal.tobytes()).hexdigest() != local
+
+
+def test_installation_is_one_per_machine_id(tmp_path):
+    """Room, mounting, microphone and gain setting are build level: one installation per machine id."""
+    from datasets.synth import SynthConfig, synthesize
+    from generators.identity import level_of
+
+    records = synthesize(SynthConfig(machine="pump", count=3, duration_s=0.25, seed=4, ids=2), tmp_path / "d")
+    by_id: dict[str, list] = {}
+    for r in records:
+        by_id.setdefault(r.machine_id, []).append(r.params)
+    for params in by_id.values():
+        for name in NAMES:
+            assert len({p[name] for p in params}) == 1, name
+            assert level_of("pump", name) == "build"
+        assert len({p["level_rms"] for p in params}) == len(params)  # the clip-to-clip level stays
+    assert all(by_id["id_00"][0][name] != by_id["id_02"][0][name] for name in NAMES)
+    per_clip = synthesize(SynthConfig(machine="pump", count=3, duration_s=0.25, seed=4, per_clip=True),
+                          tmp_path / "p")
+    assert len({r.params["room_peak_hz"] for r in per_clip}) == len(per_clip)
