@@ -19,6 +19,7 @@ gain setting belong to one installation, so their parameters are *build* level (
 machine id, then fixed for every clip of it, as in MIMII and DCASE recordings); what varies from
 clip to clip is the machine's own level (``level_rms``) and the background noise. With
 ``per_clip`` every parameter is drawn per clip.
+
 The chain is linear: applied to each part (machine, fault, noise) it gives parts that add up
 to the recorded clip. Parameters are declared once in :data:`RECORDING_PARAMETERS`.
 """
