@@ -57,7 +57,7 @@ def _print_machine_list() -> None:
     from rich.table import Table
 
     from generators.identity import OPERATING, level_of
-    from generators.recording import RECORDING_DOCS
+    from generators.recording import RECORDING_DOCS, RECORDING_PARAMETERS
     from generators.registry import COMMON_PARAMETERS, get_machine, machine_names
     from generators.sensors import SENSORS
 
@@ -85,8 +85,8 @@ def _print_machine_list() -> None:
             params.add_row(key, level, doc)
         console.print(params)
     console.print("common parameters: " + "; ".join(f"{k}: {v}" for k, v in COMMON_PARAMETERS.items()))
-    console.print("recording chain of sound machines (recording level, generators/recording.py): "
-                  + "; ".join(f"{k}: {v}" for k, v in RECORDING_DOCS.items()))
+    console.print("recording chain of sound machines (generators/recording.py): "
+                  + "; ".join(f"{p.name} ({p.level}): {RECORDING_DOCS[p.name]}" for p in RECORDING_PARAMETERS))
     console.print("sensors: " + "; ".join(f"{k}: {v}" for k, v in SENSORS.items()))
     console.print("* time-localised: events.csv records each occurrence")
 
