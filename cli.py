@@ -52,14 +52,22 @@ def _load_config(path: Path) -> dict:
 
 
 def _print_machine_list() -> None:
-    """Print machines x fault types and their physical parameters."""
+    """Print machines x fault types and their physical parameters (from the generators' declarations)."""
     from rich.console import Console
     from rich.table import Table
 
-    from generators.identity import OPERATING, level_of
-    from generators.recording import RECORDING_DOCS, RECORDING_PARAMETERS
-    from generators.registry import COMMON_PARAMETERS, get_machine, machine_names
+    from generators.recording import RECORDING_PARAMETERS
+    from generators.registry import common_parameters, get_machine, machine_names
     from generators.sensors import SENSORS
+
+    def parameter_table(title, declarations):
+        table = Table(title=title, title_justify="left")
+        for column in ("parameter", "level", "meaning, unit, default"):
+            table.add_column(column)
+        for p in declarations:
+            level = p.level + (f" (+/-{100 * p.spread:g} %)" if p.spread else "")
+            table.add_row(p.name, level, p.describe())
+        return table
 
     console = Console()
     for name in machine_names():
@@ -71,22 +79,14 @@ def _print_machine_list() -> None:
         table.add_column("severity -> physical parameters")
         for fault in machine.faults.values():
             table.add_row(fault.name + (" *" if fault.time_localised else ""), fault.description,
-                          "\n".join(fault.parameters))
+                          "\n".join(p.describe() for p in fault.parameters))
         console.print(table)
-        params = Table(title=f"{name}: parameters (level: build = once per machine id, operating = per clip "
-                             "around the machine's value, recording = per clip)", title_justify="left")
-        params.add_column("parameter")
-        params.add_column("level")
-        params.add_column("meaning, unit, default range")
-        for key, doc in machine.parameters.items():
-            level = level_of(name, key)
-            if level == "operating":
-                level += f" (+/-{100 * OPERATING[name][key]:g} %)"
-            params.add_row(key, level, doc)
-        console.print(params)
-    console.print("common parameters: " + "; ".join(f"{k}: {v}" for k, v in COMMON_PARAMETERS.items()))
-    console.print("recording chain of sound machines (generators/recording.py): "
-                  + "; ".join(f"{p.name} ({p.level}): {RECORDING_DOCS[p.name]}" for p in RECORDING_PARAMETERS))
+        console.print(parameter_table(f"{name}: parameters (level: build = once per machine id, operating = per "
+                                      "clip around the machine's value, recording = per clip)", machine.declarations))
+    for kind in ("vibration", "audio"):
+        console.print(parameter_table(f"parameters of every {kind} machine", common_parameters(kind)))
+    console.print(parameter_table("recording chain of every audio machine (generators/recording.py)",
+                                  RECORDING_PARAMETERS))
     console.print("sensors: " + "; ".join(f"{k}: {v}" for k, v in SENSORS.items()))
     console.print("* time-localised: events.csv records each occurrence")
 

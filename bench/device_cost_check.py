@@ -88,7 +88,7 @@ def _scorer(config: FeatureConfig, spec: dict, rng: np.random.Generator):
     """A DeviceScorer of the right shapes with random int8 tables (costs do not depend on the values)."""
     from pipeline import export as E
 
-    dim = config.n_mels * config.n_frames
+    dim = config.dim
     gain = rng.uniform(0.5, 2.0, dim).astype(np.float32)
     bias = rng.uniform(-60.0, -20.0, dim).astype(np.float32)
     if spec["name"] == "kmeans":

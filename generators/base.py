@@ -23,10 +23,7 @@ from typing import Any, Mapping, Protocol
 import numpy as np
 
 from errors import FaultsynthError
-
-#: A user-fixed parameter: a value, or a ``(low, high)`` range to draw from.
-Fixed = Mapping[str, Any]
-
+from generators.parameters import FaultParameter, Fixed, Parameter, fault_values
 
 @dataclass(frozen=True)
 class FaultSpec:
@@ -38,9 +35,9 @@ class FaultSpec:
         snake_case fault name, as used on the command line.
     description : str
         One line: the physical mechanism.
-    parameters : tuple of str
-        The physical parameters severity in [0, 1] maps to, each with its unit
-        and mapping, e.g. ``"unbalance_g: 0.002 + 0.2*severity g at 1x"``.
+    parameters : tuple of FaultParameter
+        The physical parameters severity in [0, 1] maps to (declared once: the
+        sampler, ``synth --list`` and the README's fault table read them).
     time_localised : bool
         True if the fault happens at instants (the dataset writer then records
         its events in ``events.csv``).
@@ -48,8 +45,20 @@ class FaultSpec:
 
     name: str
     description: str
-    parameters: tuple[str, ...]
+    parameters: tuple[FaultParameter, ...]
     time_localised: bool = False
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.parameters, tuple) and all(isinstance(p, FaultParameter) for p in self.parameters)):
+            raise TypeError(f"{self.name}: parameters must be a tuple of FaultParameter")
+
+    def values(self, severity: float, params: Mapping[str, Any]) -> dict:
+        """The severity-mapped parameter values of a clip (see :func:`generators.parameters.fault_values`)."""
+        return fault_values(self.parameters, severity, params)
+
+    def mapping_text(self) -> str:
+        """What severity maps to, one ``;``-separated line."""
+        return "; ".join(p.describe() for p in self.parameters)
 
 
 @dataclass(frozen=True)
@@ -117,8 +126,8 @@ class Machine(Protocol):
     kind: str  # "vibration" or "audio"
     default_sample_rate: int
     faults: Mapping[str, FaultSpec]
-    #: Nuisance/physical parameters the user may fix: name -> one-line doc with unit and default range.
-    parameters: Mapping[str, str]
+    #: Every parameter the user may fix, in drawing order (common ones excluded: see generators.registry).
+    declarations: tuple[Parameter, ...]
 
     def sample_params(self, rng: np.random.Generator, *, fault: str, severity: float,
                       fixed: Fixed, sample_rate: int | None = None) -> dict: ...
@@ -146,82 +155,6 @@ def check_fault(machine: "Machine", fault: str) -> str:
         raise FaultsynthError(f"unknown fault {fault!r} for machine {machine.name!r}: "
                               f"expected none or one of {', '.join(machine.faults)}")
     return fault
-
-
-def draw(rng: np.random.Generator, fixed: Fixed, name: str, low: float, high: float,
-         *, log: bool = False) -> float:
-    """Value of a parameter: fixed by the user, or drawn uniformly.
-
-    Parameters
-    ----------
-    rng : numpy.random.Generator
-        Source of randomness; always consumed once, fixed or not, so that
-        fixing one parameter does not change the draws of the others.
-    fixed : mapping
-        User-fixed parameters: a number, or a ``(low, high)`` range.
-    name : str
-        Parameter name (with its unit, e.g. ``"resonance_hz"``).
-    low, high : float
-        Default range (domain randomisation).
-    log : bool
-        Draw uniformly in log space (for frequencies and scales).
-
-    Returns
-    -------
-    float
-    """
-    u = rng.random()
-    value = fixed.get(name)
-    if value is None:
-        lo, hi = low, high
-    elif isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise FaultsynthError(f"{name}: expected a value or a (low, high) range, got {value!r}")
-        try:
-            lo, hi = float(value[0]), float(value[1])
-        except (TypeError, ValueError):
-            raise FaultsynthError(f"{name}: expected a (low, high) range of numbers, got {value!r}") from None
-        if not (np.isfinite(lo) and np.isfinite(hi)) or lo > hi:
-            raise FaultsynthError(f"{name}: expected low <= high, got {lo}:{hi}")
-    else:
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise FaultsynthError(f"{name}: expected a number, got {value!r}") from None
-        if not np.isfinite(v):
-            raise FaultsynthError(f"{name}: expected a finite number, got {value!r}")
-        return v
-    if log:
-        if lo <= 0:
-            raise FaultsynthError(f"{name}: expected a positive range, got {lo}:{hi}")
-        return float(np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo))))
-    return float(lo + u * (hi - lo))
-
-
-def below_nyquist(low_hz: float, high_hz: float, sample_rate: int | None, *,
-                  fraction: float = 0.9) -> tuple[float, float]:
-    """Default range of a frequency, scaled down to fit under ``fraction`` of Nyquist.
-
-    Parameters
-    ----------
-    low_hz, high_hz : float
-        Documented default range, Hz.
-    sample_rate : int or None
-        Hz; None leaves the range as it is.
-    fraction : float
-        Share of the Nyquist frequency the range must stay below.
-
-    Returns
-    -------
-    (low_hz, high_hz)
-        Unchanged when ``high_hz`` already fits; otherwise both scaled by the same
-        factor, so that a low sample rate draws a lower frequency instead of
-        failing for some seeds.
-    """
-    if sample_rate is None or high_hz <= fraction * sample_rate / 2:
-        return low_hz, high_hz
-    factor = fraction * sample_rate / 2 / high_hz
-    return low_hz * factor, high_hz * factor
 
 
 def check_severity(severity: float) -> float:

@@ -56,14 +56,14 @@ amplitude is modulated at the shaft rate (cyclostationary).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, MutableMapping
 
 import numpy as np
 
 from errors import FaultsynthError
-from generators.base import FaultSpec, Fixed, draw
-from generators.vibration_dsp import (MIN_TABLE_SIZE, ShaftMotion, draw_choice, draw_phases, event_revs,
-                                      harmonic_table, impulses, load_zone, ring)
+from generators.base import FaultSpec
+from generators.parameters import FaultParameter, Fixed, Parameter
+from generators.vibration_dsp import MIN_TABLE_SIZE, ShaftMotion, event_revs, harmonic_table, impulses, load_zone, ring
 
 
 @dataclass(frozen=True)
@@ -135,55 +135,67 @@ def effective_defect_mm(defect_mm: float) -> float:
     return defect_mm / (1 + defect_mm / DEFECT_SATURATION_MM)
 
 
-def _impact_text(fault: str, where: str) -> str:
-    return (f"impact_g: impact_g_per_mm * {IMPACT_TYPE_GAIN[fault]:g} * w_eff * shaft_hz/30 g peak per impact{where}, "
-            f"w_eff = defect_mm/(1 + defect_mm/{DEFECT_SATURATION_MM:g} mm)")
+def _impact_g(fault: str, where: str) -> FaultParameter:
+    """The computed impact strength of a localised fault (declared for the fault table)."""
+    return FaultParameter("impact_g", None, "g", f"impact_g_per_mm * {IMPACT_TYPE_GAIN[fault]:g} * w_eff * shaft_hz/30 "
+                          f"g peak per impact{where}, w_eff = defect_mm/(1 + defect_mm/{DEFECT_SATURATION_MM:g} mm)")
 
+
+_DEFECT = FaultParameter("defect_mm", 0.6, "mm", "defect width")
+#: Faults with a spall (impacts whose strength follows the defect width).
+SPALLS = ("outer_race", "inner_race", "ball")
 
 FAULTS: dict[str, FaultSpec] = {
     "outer_race": FaultSpec(
         "outer_race", "spall on the outer race in the load zone: impacts at BPFO ringing the structure",
-        ("defect_mm: 0.6*severity mm defect width", _impact_text("outer_race", ""))),
+        (_DEFECT, _impact_g("outer_race", ""))),
     "inner_race": FaultSpec(
         "inner_race",
         "spall on the inner race: impacts at BPFI, amplitude-modulated at the shaft rate by the load zone",
-        ("defect_mm: 0.6*severity mm defect width", _impact_text("inner_race", " in the load zone centre"))),
+        (_DEFECT, _impact_g("inner_race", " in the load zone centre"))),
     "ball": FaultSpec(
         "ball", "spall on one rolling element: intermittent strikes and contact noise at 2xBSF (alternately on "
                 "both races), modulated at FTF by the load zone",
-        ("defect_mm: 0.6*severity mm defect width",
-         _impact_text("ball", " on the outer race (median strike)") + "; ball_inner_ratio times that on the inner race")),
+        (_DEFECT, _impact_g("ball", " on the outer race (median strike); ball_inner_ratio times that on the inner "
+                                    "race"))),
     "cage": FaultSpec(
         "cage", "damaged cage: one knock per cage revolution (FTF) ringing the structure",
-        ("cage_impact_g: 0.5*severity*shaft_hz/30 g peak per impact",)),
+        (FaultParameter("cage_impact_g", 0.5, "g", "peak per impact", speed_scaled=True),)),
     "wear": FaultSpec(
         "wear", "distributed wear/roughness: broadband noise through the resonances, modulated at the shaft rate",
-        ("wear_g_rms: 0.3*severity g RMS of the added cyclostationary noise",)),
+        (FaultParameter("wear_g_rms", 0.3, "g", "RMS of the added cyclostationary noise"),)),
 }
 
-PARAMETERS: dict[str, str] = {
-    "bearing": f"bearing preset: {', '.join(BEARINGS)} (default: drawn)",
-    "n_balls": "number of rolling elements (default: from the preset)",
-    "ball_diameter_mm": "rolling element diameter, mm (default: from the preset)",
-    "pitch_diameter_mm": "pitch circle diameter, mm (default: from the preset)",
-    "contact_angle_deg": "contact angle, degrees (default: from the preset)",
-    "slip_pct": "random jitter of each impact time, % of its period (default 1..2)",
-    "load_zone_deg": "half angle of the load zone, degrees (default 60..110)",
-    "unloaded_fraction": "impact amplitude outside the load zone relative to its centre (default 0.05..0.3)",
-    "bearing_noise_g": "RMS of the healthy bearing's broadband noise, g (default 0.005..0.03, log)",
-    "impact_g_per_mm": "peak impact acceleration per mm of effective defect width at 1800 rpm, g/mm (default "
-                       f"{IMPACT_G_PER_MM_RANGE[0]:g}..{IMPACT_G_PER_MM_RANGE[1]:g})",
-    "impact_jitter_pct": "random impact-to-impact amplitude variation, % (default 5..25)",
-    "ball_inner_ratio": "ball fault: inner-race impact relative to outer-race impact (default 0.3..0.8)",
-    "wear_modulation": "wear: depth of the shaft-rate amplitude modulation (default 0.2..0.8)",
-    "defect_phase_rad": "angular position of the defect (and first impact), rad (default: uniform)",
-}
+#: Healthy-bearing parameters and the faults' nuisance parameters, in drawing order.
+DECLARATIONS: tuple[Parameter, ...] = (
+    Parameter("bearing", "bearing preset", options=tuple(BEARINGS)),
+    Parameter("n_balls", "number of rolling elements", derived="from the preset"),
+    Parameter("ball_diameter_mm", "rolling element diameter", "mm", derived="from the preset"),
+    Parameter("pitch_diameter_mm", "pitch circle diameter", "mm", derived="from the preset"),
+    Parameter("contact_angle_deg", "contact angle", "deg", derived="from the preset"),
+    Parameter("slip_pct", "random jitter of each impact time, % of its period", "%", low=1.0, high=2.0),
+    Parameter("load_zone_deg", "half angle of the load zone", "deg", low=60.0, high=110.0),
+    Parameter("unloaded_fraction", "impact amplitude outside the load zone relative to its centre",
+              low=0.05, high=0.3),
+    Parameter("bearing_noise_g", "RMS of the healthy bearing's broadband noise", "g", low=0.005, high=0.03,
+              log=True),
+    Parameter("impact_g_per_mm", "peak impact acceleration per mm of effective defect width at 1800 rpm", "g/mm",
+              low=IMPACT_G_PER_MM_RANGE[0], high=IMPACT_G_PER_MM_RANGE[1], faults=SPALLS),
+    Parameter("impact_jitter_pct", "random impact-to-impact amplitude variation", "%", low=5.0, high=25.0,
+              faults=(*SPALLS, "cage")),
+    Parameter("ball_inner_ratio", "ball fault: inner-race impact relative to outer-race impact", low=0.3,
+              high=0.8, faults=("ball",)),
+    Parameter("wear_modulation", "wear: depth of the shaft-rate amplitude modulation", low=0.2, high=0.8,
+              faults=("wear",)),
+    Parameter("defect_phase_rad", "angular position of the defect (and first impact)", "rad", count=1,
+              level="recording", faults=(*SPALLS, "cage", "wear")),
+)
 
 
-def geometry_from(rng: np.random.Generator, fixed: Fixed) -> tuple[str, BearingGeometry]:
-    """Bearing preset (fixed or drawn) with any geometry values the user fixed."""
-    name = str(draw_choice_bearing(rng, fixed))
-    base = BEARINGS[name]
+def derive(params: MutableMapping[str, Any], *, fixed: Fixed, fault: str, shaft_hz: float) -> None:
+    """Add the geometry (the preset's, with any value the user fixed), the characteristic frequencies (Hz)
+    and a spall's impact strength ``impact_g`` to ``params``."""
+    base = BEARINGS[params["bearing"]]
     try:
         geometry = BearingGeometry(
             n_balls=int(fixed.get("n_balls", base.n_balls)),
@@ -194,54 +206,12 @@ def geometry_from(rng: np.random.Generator, fixed: Fixed) -> tuple[str, BearingG
         if isinstance(exc, FaultsynthError):
             raise
         raise FaultsynthError(f"bearing geometry: expected numbers, got {exc}") from None
-    return name, geometry
-
-
-def draw_choice_bearing(rng: np.random.Generator, fixed: Fixed) -> str:
-    """Bearing preset name; an unknown fixed name raises, listing the presets."""
-    if "bearing" in fixed and str(fixed["bearing"]) not in BEARINGS:
-        raise FaultsynthError(f"unknown bearing {fixed['bearing']!r}: expected one of {', '.join(BEARINGS)}")
-    return draw_choice(rng, fixed, "bearing", list(BEARINGS))
-
-
-def sample(rng: np.random.Generator, fixed: Fixed, *, fault: str, severity: float, shaft_hz: float) -> dict:
-    """Draw the bearing parameters (all draws happen whatever the fault).
-
-    Returns
-    -------
-    dict
-        Geometry, characteristic frequencies (Hz), healthy-bearing nuisance
-        parameters, and the active fault's physical parameters.
-    """
-    name, geometry = geometry_from(rng, fixed)
-    p: dict[str, Any] = {"bearing": name, "n_balls": geometry.n_balls,
-                         "ball_diameter_mm": geometry.ball_diameter_mm,
-                         "pitch_diameter_mm": geometry.pitch_diameter_mm,
-                         "contact_angle_deg": geometry.contact_angle_deg}
-    p.update(geometry.frequencies_hz(shaft_hz))
-    p["slip_pct"] = draw(rng, fixed, "slip_pct", 1.0, 2.0)
-    p["load_zone_deg"] = draw(rng, fixed, "load_zone_deg", 60.0, 110.0)
-    p["unloaded_fraction"] = draw(rng, fixed, "unloaded_fraction", 0.05, 0.3)
-    p["bearing_noise_g"] = draw(rng, fixed, "bearing_noise_g", 0.005, 0.03, log=True)
-    gain = draw(rng, fixed, "impact_g_per_mm", *IMPACT_G_PER_MM_RANGE)
-    jitter = draw(rng, fixed, "impact_jitter_pct", 5.0, 25.0)
-    inner_ratio = draw(rng, fixed, "ball_inner_ratio", 0.3, 0.8)
-    modulation = draw(rng, fixed, "wear_modulation", 0.2, 0.8)
-    defect_phase = draw_phases(rng, fixed, "defect_phase_rad", 1)[0]
-    s = severity
-    speed = shaft_hz / 30.0
-    if fault in ("outer_race", "inner_race", "ball"):
-        defect_mm = 0.6 * s
-        impact_g = gain * IMPACT_TYPE_GAIN[fault] * effective_defect_mm(defect_mm) * speed
-        p.update(defect_mm=defect_mm, impact_g_per_mm=gain, impact_g=impact_g,
-                 impact_jitter_pct=jitter, defect_phase_rad=defect_phase)
-        if fault == "ball":
-            p["ball_inner_ratio"] = inner_ratio
-    elif fault == "cage":
-        p.update(cage_impact_g=0.5 * s * speed, impact_jitter_pct=jitter, defect_phase_rad=defect_phase)
-    elif fault == "wear":
-        p.update(wear_g_rms=0.3 * s, wear_modulation=modulation, defect_phase_rad=defect_phase)
-    return p
+    params.update(n_balls=geometry.n_balls, ball_diameter_mm=geometry.ball_diameter_mm,
+                  pitch_diameter_mm=geometry.pitch_diameter_mm, contact_angle_deg=geometry.contact_angle_deg)
+    params.update(geometry.frequencies_hz(shaft_hz))
+    if fault in SPALLS:
+        params["impact_g"] = (params["impact_g_per_mm"] * IMPACT_TYPE_GAIN[fault]
+                              * effective_defect_mm(params["defect_mm"]) * shaft_hz / 30.0)
 
 
 def characteristic_frequencies(params: Mapping[str, Any]) -> dict[str, float]:

@@ -19,10 +19,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from generators.base import Event
-from generators.sound_common import (AudioMachine, Nuisance, cycles, db, fault_spec, harmonic_count, harmonics,
-                                     highpass, level_rms_nuisance, modulate, resonance_boost, rfft_frequencies, shape,
-                                     sine, slow_knots, smooth, tilt, white_spectrum)
+from generators.base import Event, FaultSpec
+from generators.parameters import FaultParameter, Parameter
+from generators.sound_dsp import (cycles, db, harmonic_count, harmonics, highpass, modulate, resonance_boost,
+                                  rfft_frequencies, shape, sine, slow_knots, smooth, tilt, white_spectrum)
+from generators.sound_machine import AudioMachine, level_rms_parameter
 
 #: Most blade-pass harmonics rendered.
 MAX_HARMONICS = 16
@@ -32,49 +33,35 @@ class Fan(AudioMachine):
     """Axial / centrifugal fan (see module docstring)."""
 
     name = "fan"
-    nuisance = (
-        Nuisance("rpm", 900.0, 3000.0, "shaft speed, rpm"),
-        Nuisance("blades", 3, 12, "number of blades", integer=True),
-        Nuisance("tonal_level_db", -20.0, 3.0, "blade-pass tone (all harmonics) level re turbulence, dB"),
-        Nuisance("harmonic_decay_db", 1.0, 8.0, "level drop per blade-pass harmonic, dB"),
-        Nuisance("turbulence_corner_hz", 100.0, 600.0, "corner of the flow-noise spectrum, Hz", log=True),
-        Nuisance("turbulence_slope_db_per_octave", 5.0, 8.0, "flow-noise spectral slope above the corner, dB/octave"),
-        Nuisance("housing_resonance_hz", 500.0, 4000.0, "housing / duct resonance, Hz", log=True),
-        Nuisance("housing_resonance_q", 1.0, 6.0, "housing resonance quality factor"),
-        Nuisance("housing_resonance_gain_db", 0.0, 12.0, "housing resonance boost of the flow noise, dB"),
-        Nuisance("turbulence_fluctuation", 0.01, 0.06, "relative slow fluctuation of the flow-noise level"),
-        Nuisance("tone_fluctuation", 0.02, 0.15, "relative slow fluctuation of the blade-pass tone level"),
-        Nuisance("speed_jitter", 0.0005, 0.005, "relative slow drift of the shaft speed (std)"),
-        Nuisance("stall_ratio", 0.3, 0.6, "rotating-stall cell speed as a fraction of shaft speed (clogging)"),
-        Nuisance("voltage_sign", 0, 0, "direction of a voltage change: -1 low, +1 high", options=(-1.0, 1.0)),
-        level_rms_nuisance(),
+    declarations = (
+        Parameter('rpm', 'shaft speed', 'rpm', low=900.0, high=3000.0, level="operating", spread=0.01),
+        Parameter('blades', 'number of blades', low=3, high=12, integer=True),
+        Parameter('tonal_level_db', 'blade-pass tone (all harmonics) level re turbulence', 'dB', low=-20.0, high=3.0),
+        Parameter('harmonic_decay_db', 'level drop per blade-pass harmonic', 'dB', low=1.0, high=8.0),
+        Parameter('turbulence_corner_hz', 'corner of the flow-noise spectrum', 'Hz', low=100.0, high=600.0, log=True),
+        Parameter('turbulence_slope_db_per_octave', 'flow-noise spectral slope above the corner', 'dB/octave', low=5.0, high=8.0),
+        Parameter('housing_resonance_hz', 'housing / duct resonance', 'Hz', low=500.0, high=4000.0, log=True),
+        Parameter('housing_resonance_q', 'housing resonance quality factor', low=1.0, high=6.0),
+        Parameter('housing_resonance_gain_db', 'housing resonance boost of the flow noise', 'dB', low=0.0, high=12.0),
+        Parameter('turbulence_fluctuation', 'relative slow fluctuation of the flow-noise level', low=0.01, high=0.06),
+        Parameter('tone_fluctuation', 'relative slow fluctuation of the blade-pass tone level', low=0.02, high=0.15),
+        Parameter('speed_jitter', 'relative slow drift of the shaft speed (std)', low=0.0005, high=0.005),
+        Parameter('stall_ratio', 'rotating-stall cell speed as a fraction of shaft speed (clogging)', low=0.3, high=0.6),
+        Parameter('voltage_sign', 'direction of a voltage change: -1 low, +1 high', options=(-1.0, 1.0), level="recording"),
+        level_rms_parameter(),
     )
     faults = {
-        "unbalance": fault_spec(
-            "unbalance", "mass unbalance of the impeller: once-per-revolution modulation and 1x/2x tones",
-            "unbalance_am_depth: 0.5*severity (fraction), amplitude modulation at rpm/60 Hz",
-            "unbalance_tone_ratio: 1.3*severity, RMS of the 1x tone (0.5x that at 2x) re the normal sound's "
-            "RMS; severity 1 matches MIMII fan id_00's abnormal clips (+4.5 dB overall, all below 90 Hz)"),
-        "voltage_change": fault_spec(
-            "voltage_change", "supply voltage off nominal: the fan runs at another speed",
-            "speed_change_fraction: voltage_sign*0.2*severity (shaft speed and all tones scale by 1 + it; "
-            "turbulence amplitude by (1 + it)**2.5)"),
-        "clogging": fault_spec(
-            "clogging", "flow restriction (clogged filter or duct): more turbulence, blade-pass change, stall",
-            "turbulence_gain_db: 3*severity dB",
-            "blade_pass_gain_db: 4*severity dB",
-            "speed_change_fraction: 0.03*severity (unloaded impeller speeds up)",
-            "stall_am_depth: 0.2*severity (fraction), turbulence modulation at stall_ratio*rpm/60 Hz"),
+        "unbalance": FaultSpec('unbalance', 'mass unbalance of the impeller: once-per-revolution modulation and 1x/2x tones', (
+            FaultParameter('unbalance_am_depth', 0.5, '', 'amplitude modulation at rpm/60 Hz'),
+            FaultParameter('unbalance_tone_ratio', 1.3, '', "RMS of the 1x tone (0.5x that at 2x) re the normal sound's RMS; severity 1 matches MIMII fan id_00's abnormal clips (+4.5 dB overall, all below 90 Hz)"))),
+        "voltage_change": FaultSpec('voltage_change', 'supply voltage off nominal: the fan runs at another speed', (
+            FaultParameter('speed_change_fraction', 0.2, '', 'shaft speed and all tones scale by 1 + it; turbulence amplitude by (1 + it)**2.5', signed_by="voltage_sign"),)),
+        "clogging": FaultSpec('clogging', 'flow restriction (clogged filter or duct): more turbulence, blade-pass change, stall', (
+            FaultParameter('turbulence_gain_db', 3, 'dB'),
+            FaultParameter('blade_pass_gain_db', 4, 'dB'),
+            FaultParameter('speed_change_fraction', 0.03, '', 'unloaded impeller speeds up'),
+            FaultParameter('stall_am_depth', 0.2, '', 'turbulence modulation at stall_ratio*rpm/60 Hz'))),
     }
-
-    def _fault_parameters(self, fault: str, severity: float) -> dict[str, float]:
-        s = severity
-        if fault == "unbalance":
-            return {"unbalance_am_depth": 0.5 * s, "unbalance_tone_ratio": 1.3 * s}
-        if fault == "voltage_change":
-            return {"speed_change_fraction": 0.2 * s}  # signed by voltage_sign in AudioMachine.sample_params
-        return {"turbulence_gain_db": 3.0 * s, "blade_pass_gain_db": 4.0 * s,
-                "speed_change_fraction": 0.03 * s, "stall_am_depth": 0.2 * s}
 
     def _characteristic_hz(self, params: Mapping[str, Any]) -> dict[str, float]:
         speed = 1.0 + max(0.0, float(params.get("speed_change_fraction", 0.0)))

@@ -15,13 +15,14 @@ weakly amplitude-modulated at both shaft rates (tooth-to-tooth variation).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, MutableMapping
 
 import numpy as np
 from scipy.special import jv
 
-from generators.base import FaultSpec, Fixed, draw
-from generators.vibration_dsp import (MIN_TABLE_SIZE, ShaftMotion, draw_int, draw_phases, event_revs, harmonic_sum,
+from generators.base import FaultSpec
+from generators.parameters import FaultParameter, Fixed, Parameter
+from generators.vibration_dsp import (MIN_TABLE_SIZE, ShaftMotion, event_revs, harmonic_sum,
                                       harmonic_table, impulses, ring, table_size, tone)
 
 MESH_HARMONICS = 3
@@ -29,58 +30,37 @@ MESH_HARMONICS = 3
 FAULTS: dict[str, FaultSpec] = {
     "tooth_chip": FaultSpec(
         "tooth_chip", "chipped pinion tooth: once-per-revolution impulsive AM/PM of the mesh and an impact",
-        ("chip_am_depth: 0.9*severity, fractional mesh-amplitude dip while the chipped tooth meshes",
-         "chip_pm_rad: 1.0*severity rad mesh phase jump (times the harmonic number)",
-         "chip_impact_g: 0.5*severity*shaft_hz/30 g peak impact once per pinion revolution")),
+        (FaultParameter("chip_am_depth", 0.9, "", "fractional mesh-amplitude dip while the chipped tooth meshes"),
+         FaultParameter("chip_pm_rad", 1.0, "rad", "mesh phase jump (times the harmonic number)"),
+         FaultParameter("chip_impact_g", 0.5, "g", "peak impact once per pinion revolution", speed_scaled=True))),
     "gear_wear": FaultSpec(
         "gear_wear", "distributed tooth wear: mesh harmonics rise, the 2nd and 3rd most",
-        ("wear_mesh_gain: 2*severity; mesh harmonic h grows by a factor 1 + gain*(0.3, 1, 1)[h-1]",)),
+        (FaultParameter("wear_mesh_gain", 2, "", "mesh harmonic h grows by a factor 1 + gain*(0.3, 1, 1)[h-1]"),)),
     "gear_eccentricity": FaultSpec(
         "gear_eccentricity", "eccentric pinion: mesh amplitude and phase modulated once per revolution",
-        ("eccentricity_am_depth: 0.6*severity, AM depth of the mesh at the pinion rate",
-         "eccentricity_pm_rad: 0.3*severity rad, PM of the mesh at the pinion rate")),
+        (FaultParameter("eccentricity_am_depth", 0.6, "", "AM depth of the mesh at the pinion rate"),
+         FaultParameter("eccentricity_pm_rad", 0.3, "rad", "PM of the mesh at the pinion rate"))),
 }
 
-PARAMETERS: dict[str, str] = {
-    "pinion_teeth": "teeth on the driving pinion (default 15..40)",
-    "gear_teeth": "teeth on the driven gear (default 30..90)",
-    "mesh_g": "healthy 1st mesh harmonic, g peak (default 0.02..0.2, log)",
-    "mesh_harmonic_decay": "healthy mesh harmonic h+1 relative to h (default 0.3..0.7)",
-    "mesh_am_depth": "healthy AM depth of the mesh at each shaft rate (default 0.02..0.08)",
-    "chip_width_teeth": "tooth_chip: duration of the disturbance, in tooth-mesh periods (default 0.5..1.5)",
-    "gear_phase_rad": "phases of mesh harmonics 1..3, pinion AM, gear AM, chip/eccentricity angle, rad "
-                      "(default: uniform)",
-}
+#: Healthy gear-stage parameters, in drawing order.
+DECLARATIONS: tuple[Parameter, ...] = (
+    Parameter("pinion_teeth", "teeth on the driving pinion", low=15, high=40, integer=True),
+    Parameter("gear_teeth", "teeth on the driven gear", low=30, high=90, integer=True),
+    Parameter("mesh_g", "healthy 1st mesh harmonic, peak", "g", low=0.02, high=0.2, log=True),
+    Parameter("mesh_harmonic_decay", "healthy mesh harmonic h+1 relative to h", low=0.3, high=0.7),
+    Parameter("mesh_am_depth", "healthy AM depth of the mesh at each shaft rate", low=0.02, high=0.08),
+    Parameter("gear_phase_rad", "phases of mesh harmonics 1..3, pinion AM, gear AM, chip/eccentricity angle", "rad",
+              count=MESH_HARMONICS + 3, level="recording"),
+    Parameter("chip_width_teeth", "duration of the tooth-chip disturbance, in tooth-mesh periods", low=0.5,
+              high=1.5, faults=("tooth_chip",)),
+)
 
 
-def sample(rng: np.random.Generator, fixed: Fixed, *, fault: str, severity: float, shaft_hz: float) -> dict:
-    """Draw the gear-stage parameters (all draws happen whatever the fault).
-
-    Returns
-    -------
-    dict
-        Teeth, ``mesh_hz``, ``output_shaft_hz``, healthy mesh parameters and the active fault's parameters.
-    """
-    z_p = draw_int(rng, fixed, "pinion_teeth", 15, 40)
-    z_g = draw_int(rng, fixed, "gear_teeth", 30, 90)
-    p: dict[str, Any] = {
-        "pinion_teeth": z_p, "gear_teeth": z_g, "mesh_hz": z_p * shaft_hz,
-        "output_shaft_hz": shaft_hz * z_p / max(z_g, 1),
-        "mesh_g": draw(rng, fixed, "mesh_g", 0.02, 0.2, log=True),
-        "mesh_harmonic_decay": draw(rng, fixed, "mesh_harmonic_decay", 0.3, 0.7),
-        "mesh_am_depth": draw(rng, fixed, "mesh_am_depth", 0.02, 0.08),
-        "gear_phase_rad": draw_phases(rng, fixed, "gear_phase_rad", MESH_HARMONICS + 3),
-    }
-    width = draw(rng, fixed, "chip_width_teeth", 0.5, 1.5)
-    s = severity
-    if fault == "tooth_chip":
-        p.update(chip_am_depth=0.9 * s, chip_pm_rad=1.0 * s, chip_impact_g=0.5 * s * shaft_hz / 30,
-                 chip_width_teeth=width)
-    elif fault == "gear_wear":
-        p["wear_mesh_gain"] = 2.0 * s
-    elif fault == "gear_eccentricity":
-        p.update(eccentricity_am_depth=0.6 * s, eccentricity_pm_rad=0.3 * s)
-    return p
+def derive(params: MutableMapping[str, Any], *, fixed: Fixed, fault: str, shaft_hz: float) -> None:
+    """Add the mesh frequency and the output shaft rate (Hz) to ``params``."""
+    del fixed, fault
+    z_p, z_g = int(params["pinion_teeth"]), int(params["gear_teeth"])
+    params.update(mesh_hz=z_p * shaft_hz, output_shaft_hz=shaft_hz * z_p / max(z_g, 1))
 
 
 def characteristic_frequencies(params: Mapping[str, Any]) -> dict[str, float]:

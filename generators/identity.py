@@ -1,21 +1,21 @@
-"""Machine identity: parameter levels, and one machine's build drawn once per machine id.
+"""Machine identity: one machine's build drawn once per machine id.
 
-Every generator parameter has a level:
+Every generator parameter declares its level (:mod:`generators.parameters`):
 
 * ``build``: a property of one machine, drawn once per machine id from (root
   seed, machine id): a fan's blade count, its housing resonance, a bearing's
-  geometry and resonances, tone levels. Every parameter not declared otherwise.
-* ``operating``: varies from clip to clip around the machine's value, within
-  :data:`OPERATING` (relative half-width): shaft speed, cycle time.
+  geometry and resonances, tone levels;
+* ``operating``: varies from clip to clip within the parameter's ``spread``
+  (relative half-width) around the machine's value: shaft speed, cycle time;
 * ``recording``: drawn for every clip: where in its cycle a clip starts
   (phases), the recording gain, the direction of a voltage change, background
-  noise colour and SNR, sensor (:data:`PER_CLIP`, and the registry's common parameters).
+  noise colour and SNR, sensor.
 
 A dataset of N machine ids is N machines: :func:`machine_build` draws the
 build and operating values of one id, :func:`clip_fixed` turns them into the
 ``fixed`` mapping of each of its clips (build values fixed, operating values a
 narrow range around the machine's). ``per_clip=True`` in the writers skips
-this and draws everything per clip (domain randomisation, as before).
+this and draws everything per clip (domain randomisation).
 """
 
 from __future__ import annotations
@@ -25,42 +25,21 @@ from typing import Any, Mapping
 import numpy as np
 
 from errors import FaultsynthError
-
-LEVELS = ("build", "operating", "recording")
-
-#: Operating parameters per machine: name -> relative half-width of the per-clip variation.
-OPERATING: dict[str, dict[str, float]] = {
-    "bearing": {"rpm": 0.005},
-    "gearbox": {"rpm": 0.005},
-    "fan": {"rpm": 0.01},
-    "pump": {"rpm": 0.01},
-    "valve": {"cycle_s": 0.02},
-    "slider": {"cycle_s": 0.02},
-    "toycar": {"motor_rpm": 0.03},
-    "toyconveyor": {"motor_rpm": 0.03},
-}
-
-#: Machine parameters drawn for every clip (recording level): where the clip starts, gain, fault direction.
-PER_CLIP: frozenset[str] = frozenset({
-    "level_rms", "voltage_sign", "start_s", "cycle_phase", "damage_position", "object_position",
-    "shaft_phase_rad", "fault_phase_rad", "defect_phase_rad", "speed_fluctuation_phase_rad", "motor_phase_rad",
-    "gear_phase_rad"})
+from generators.parameters import Parameter
 
 #: Spawn-key tag of build seeds (clip seeds use one-element keys, so these never collide with them).
 _BUILD_TAG = 0xB111D
 
 
+def _declarations(machine: str) -> dict[str, Parameter]:
+    from generators.registry import declarations_of, get_machine
+
+    return {p.name: p for p in declarations_of(get_machine(machine))}
+
+
 def level_of(machine: str, name: str) -> str:
     """Level of parameter ``name`` of ``machine``: ``"build"``, ``"operating"`` or ``"recording"``."""
-    from generators.registry import COMMON_PARAMETERS
-
-    if name in OPERATING.get(machine, {}):
-        return "operating"
-    from generators.recording import RECORDING_PARAMETERS
-
-    if name in PER_CLIP or name in COMMON_PARAMETERS:
-        return "recording"
-    return next((p.level for p in RECORDING_PARAMETERS if p.name == name), "build")
+    return _declarations(machine)[name].level
 
 
 def machine_number(machine_id: str) -> int:
@@ -105,16 +84,15 @@ def machine_build(machine: str, *, seed: int, machine_id: str, sample_rate: int,
         rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(_BUILD_TAG, number, k)))
         params = generator.sample_params(rng, fault=fault, severity=0.0 if fault == "none" else 0.5,
                                          fixed=fixed, sample_rate=sample_rate)
-        for name in generator.parameters:
-            if name in params and name not in build and level_of(machine, name) != "recording":
-                build[name] = params[name]
-    if generator.kind == "audio":  # the installation: room, mounting and microphone of this machine
-        from generators.recording import RECORDING_PARAMETERS, draw_recording
+        for p in generator.declarations:
+            if p.name in params and p.name not in build and p.level != "recording":
+                build[p.name] = params[p.name]
+    if generator.kind == "audio":  # the installation: room, mounting, microphone and gain setting
+        from generators.recording import draw_recording
 
         rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(_BUILD_TAG, number,
                                                                                   len(generator.faults) + 1)))
-        drawn = draw_recording(rng, sample_rate=sample_rate, fixed=fixed)
-        build.update({p.name: drawn[p.name] for p in RECORDING_PARAMETERS if p.level == "build"})
+        build.update(draw_recording(rng, sample_rate=sample_rate, fixed=fixed))
     return build
 
 
@@ -132,12 +110,13 @@ def clip_fixed(machine: str, build: Mapping[str, Any], fixed: Mapping[str, Any] 
     """
     fixed = dict(fixed or {})
     out = {k: v for k, v in fixed.items() if k not in build}
-    spread = OPERATING.get(machine, {})
+    declared = _declarations(machine)
     for name, value in build.items():
         if name in fixed and not isinstance(fixed[name], (list, tuple)):
             out[name] = fixed[name]  # a value the user knows (e.g. the shaft speed) is not varied
-        elif name in spread and isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[name] = (float(value) * (1 - spread[name]), float(value) * (1 + spread[name]))
+        elif declared[name].level == "operating" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            spread = declared[name].spread
+            out[name] = (float(value) * (1 - spread), float(value) * (1 + spread))
         else:
             out[name] = value
     return out

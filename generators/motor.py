@@ -15,52 +15,46 @@ speed instead). Magnetic forces vibrate the stator at twice the line frequency
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, MutableMapping
 
 import numpy as np
 
 from errors import FaultsynthError
-from generators.base import FaultSpec, Fixed, draw
-from generators.vibration_dsp import ShaftMotion, draw_choice, draw_phases, tones
+from generators.base import FaultSpec
+from generators.parameters import FaultParameter, Fixed, Parameter
+from generators.vibration_dsp import ShaftMotion, tones
 
 FAULTS: dict[str, FaultSpec] = {
     "broken_rotor_bar": FaultSpec(
         "broken_rotor_bar", "cracked/broken rotor bars: sidebands at (1 +/- 2s) f_supply and f_r +/- 2 s f_supply",
-        ("rotor_bar_sideband_g: 0.04*severity g peak at each of (1 - 2s) f and (1 + 2s) f; "
-         "half that at f_r +/- 2 s f",)),
+        (FaultParameter("rotor_bar_sideband_g", 0.04, "g",
+                        "peak at each of (1 - 2s) f and (1 + 2s) f; half that at f_r +/- 2 s f"),)),
     "motor_eccentricity": FaultSpec(
         "motor_eccentricity", "air-gap eccentricity: stronger 2x line frequency with sidebands at 2f +/- f_r",
-        ("air_gap_eccentricity_pct: 50*severity % of the nominal air gap",
-         "eccentricity_2f_g: 0.002 g per % eccentricity added at 2f (in phase); 0.3x that at 2f +/- f_r")),
+        (FaultParameter("air_gap_eccentricity_pct", 50, "%", "of the nominal air gap"),
+         FaultParameter("eccentricity_2f_g", 0.1, "g",
+                        "0.002 g per % eccentricity, added at 2f (in phase); 0.3x that at 2f +/- f_r"))),
 }
 
-PARAMETERS: dict[str, str] = {
-    "pole_pairs": "motor pole pairs: 1 or 2 (default: drawn)",
-    "slip": "induction-motor slip, fraction (default 0.01..0.05)",
-    "supply_hz": "supply frequency, Hz (default: pole_pairs*shaft_hz/(1-slip); fixing it sets the slip)",
-    "line_2f_g": "healthy 2x line-frequency hum, g peak (default 0.003..0.02, log)",
-    "line_1f_ratio": "healthy 1x line-frequency component relative to 2f (default 0.05..0.3)",
-    "motor_phase_rad": "phases of 2f, f and the three fault components, rad (default: uniform)",
-}
+#: Healthy-motor parameters, in drawing order.
+DECLARATIONS: tuple[Parameter, ...] = (
+    Parameter("pole_pairs", "motor pole pairs", options=(1, 2)),
+    Parameter("slip", "induction-motor slip, fraction", low=0.01, high=0.05),
+    Parameter("line_2f_g", "healthy 2x line-frequency hum, peak", "g", low=0.003, high=0.02, log=True),
+    Parameter("line_1f_ratio", "healthy 1x line-frequency component relative to 2f", low=0.05, high=0.3),
+    Parameter("motor_phase_rad", "phases of 2f, f and the three fault components", "rad", count=5,
+              level="recording"),
+    Parameter("supply_hz", "supply frequency (fixing it sets the slip)", "Hz",
+              derived="pole_pairs*shaft_hz/(1 - slip)"),
+)
 
 
-def sample(rng: np.random.Generator, fixed: Fixed, *, fault: str, severity: float, shaft_hz: float) -> dict:
-    """Draw the motor parameters (all draws happen whatever the fault).
-
-    Returns
-    -------
-    dict
-        ``pole_pairs``, ``slip``, ``supply_hz``, hum amplitudes and the active fault's parameters.
-    """
-    pole_pairs = int(draw_choice(rng, fixed, "pole_pairs", [1, 2]))
-    slip = draw(rng, fixed, "slip", 0.01, 0.05)
-    line_2f = draw(rng, fixed, "line_2f_g", 0.003, 0.02, log=True)
-    line_1f_ratio = draw(rng, fixed, "line_1f_ratio", 0.05, 0.3)
-    phases = draw_phases(rng, fixed, "motor_phase_rad", 5)
+def derive(params: MutableMapping[str, Any], *, fixed: Fixed, fault: str, shaft_hz: float) -> None:
+    """Add ``supply_hz`` (from the slip), or the slip (from a fixed ``supply_hz``), to ``params``."""
+    del fault
+    pole_pairs, slip = int(params["pole_pairs"]), float(params["slip"])
     if "supply_hz" in fixed:
-        supply = float(fixed["supply_hz"])
-        if not (np.isfinite(supply) and supply > 0):
-            raise FaultsynthError(f"supply_hz must be a positive number of Hz, got {fixed['supply_hz']!r}")
+        supply = float(params["supply_hz"])
         if "pole_pairs" not in fixed:
             pole_pairs = max(1, int(np.floor(supply / shaft_hz)))
         slip = 1 - pole_pairs * shaft_hz / supply
@@ -72,14 +66,7 @@ def sample(rng: np.random.Generator, fixed: Fixed, *, fault: str, severity: floa
         raise FaultsynthError(f"slip must be within [0, 0.2), got {slip}")
     else:
         supply = pole_pairs * shaft_hz / (1 - slip)
-    p: dict[str, Any] = {"pole_pairs": pole_pairs, "slip": float(slip), "supply_hz": float(supply),
-                         "line_2f_g": line_2f, "line_1f_ratio": line_1f_ratio, "motor_phase_rad": phases}
-    if fault == "broken_rotor_bar":
-        p["rotor_bar_sideband_g"] = 0.04 * severity
-    elif fault == "motor_eccentricity":
-        p["air_gap_eccentricity_pct"] = 50.0 * severity
-        p["eccentricity_2f_g"] = 0.002 * 50.0 * severity
-    return p
+    params.update(pole_pairs=pole_pairs, slip=float(slip), supply_hz=float(supply))
 
 
 def characteristic_frequencies(params: Mapping[str, Any]) -> dict[str, float]:

@@ -20,12 +20,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from generators.base import Event
-from generators.sound_common import (AudioMachine, Nuisance, bandpass, cycles, damped_modes, db,
-                                     decay_envelope, fault_spec, harmonic_count, harmonics, highpass,
-                                     impacts, impulse_train, level_rms_nuisance, modulate, nested_poisson,
-                                     resonance_boost, rfft_frequencies, shape, sine, slow_knots, smooth, tilt,
-                                     white_spectrum)
+from generators.base import Event, FaultSpec
+from generators.parameters import FaultParameter, Parameter
+from generators.sound_dsp import (bandpass, cycles, damped_modes, db, decay_envelope, harmonic_count, harmonics,
+                                  highpass, impacts, impulse_train, modulate, nested_poisson, resonance_boost,
+                                  rfft_frequencies, shape, sine, slow_knots, smooth, tilt, white_spectrum)
+from generators.sound_machine import AudioMachine, level_rms_parameter
 
 MAX_HARMONICS = 8
 #: Highest particle impact rate (contamination at severity 1), per second.
@@ -38,55 +38,40 @@ class Pump(AudioMachine):
     """Centrifugal pump (see module docstring)."""
 
     name = "pump"
-    nuisance = (
-        Nuisance("rpm", 1400.0, 3600.0, "shaft speed, rpm"),
-        Nuisance("vanes", 3, 8, "number of impeller vanes", integer=True),
-        Nuisance("vane_pass_level_db", -20.0, 0.0, "vane-pass tone (all harmonics) level re flow noise, dB"),
-        Nuisance("harmonic_decay_db", 3.0, 10.0, "level drop per vane-pass harmonic, dB"),
-        Nuisance("shaft_tone_level_db", -30.0, -10.0, "1x shaft tone level re flow noise, dB"),
-        Nuisance("mains_hz", 0, 0, "mains frequency, Hz (motor hum at twice it)", options=(50.0, 60.0)),
-        Nuisance("motor_hum_level_db", -30.0, -8.0, "motor magnetic hum level re flow noise, dB"),
-        Nuisance("flow_corner_hz", 80.0, 400.0, "corner of the flow-noise spectrum, Hz", log=True),
-        Nuisance("flow_slope_db_per_octave", 5.0, 9.0, "flow-noise spectral slope above the corner, dB/octave"),
-        Nuisance("casing_resonance_hz", 400.0, 2500.0, "casing resonance, Hz", log=True),
-        Nuisance("casing_resonance_q", 2.0, 10.0, "casing resonance quality factor"),
-        Nuisance("casing_resonance_gain_db", 0.0, 12.0, "casing resonance boost of the flow noise, dB"),
-        Nuisance("flow_fluctuation", 0.01, 0.08, "relative slow fluctuation of the flow-noise level"),
-        Nuisance("speed_jitter", 0.0005, 0.004, "relative slow drift of the shaft speed (std)"),
-        Nuisance("leak_centre_hz", 2000.0, 6000.0, "centre of the leak-jet hiss band, Hz (leakage)", log=True),
-        Nuisance("surge_hz", 1.0, 6.0, "pressure pulsation frequency, Hz (clogging)"),
-        level_rms_nuisance(),
+    declarations = (
+        Parameter('rpm', 'shaft speed', 'rpm', low=1400.0, high=3600.0, level="operating", spread=0.01),
+        Parameter('vanes', 'number of impeller vanes', low=3, high=8, integer=True),
+        Parameter('vane_pass_level_db', 'vane-pass tone (all harmonics) level re flow noise', 'dB', low=-20.0, high=0.0),
+        Parameter('harmonic_decay_db', 'level drop per vane-pass harmonic', 'dB', low=3.0, high=10.0),
+        Parameter('shaft_tone_level_db', '1x shaft tone level re flow noise', 'dB', low=-30.0, high=-10.0),
+        Parameter('mains_hz', 'mains frequency, Hz (motor hum at twice it)', 'Hz', options=(50.0, 60.0)),
+        Parameter('motor_hum_level_db', 'motor magnetic hum level re flow noise', 'dB', low=-30.0, high=-8.0),
+        Parameter('flow_corner_hz', 'corner of the flow-noise spectrum', 'Hz', low=80.0, high=400.0, log=True),
+        Parameter('flow_slope_db_per_octave', 'flow-noise spectral slope above the corner', 'dB/octave', low=5.0, high=9.0),
+        Parameter('casing_resonance_hz', 'casing resonance', 'Hz', low=400.0, high=2500.0, log=True),
+        Parameter('casing_resonance_q', 'casing resonance quality factor', low=2.0, high=10.0),
+        Parameter('casing_resonance_gain_db', 'casing resonance boost of the flow noise', 'dB', low=0.0, high=12.0),
+        Parameter('flow_fluctuation', 'relative slow fluctuation of the flow-noise level', low=0.01, high=0.08),
+        Parameter('speed_jitter', 'relative slow drift of the shaft speed (std)', low=0.0005, high=0.004),
+        Parameter('leak_centre_hz', 'centre of the leak-jet hiss band, Hz (leakage)', 'Hz', low=2000.0, high=6000.0, log=True),
+        Parameter('surge_hz', 'pressure pulsation frequency, Hz (clogging)', 'Hz', low=1.0, high=6.0),
+        level_rms_parameter(),
     )
     faults = {
-        "leakage": fault_spec(
-            "leakage", "fluid escaping through a seal or crack: jet hiss",
-            "leak_hiss_ratio: 0.6*severity, leak hiss RMS re flow-noise RMS (band around leak_centre_hz)"),
-        "contamination": fault_spec(
-            "contamination", "solid particles in the fluid hitting impeller and casing",
-            f"impact_rate_hz: {MAX_IMPACT_RATE_HZ:g}*severity impacts per second (Poisson)",
-            "impact_amplitude_ratio: 2*severity, impact peak re flow-noise RMS"),
-        "clogging": fault_spec(
-            "clogging", "flow restriction: vane-pass up, flow noise down, surge",
-            "vane_pass_gain_db: 8*severity dB",
-            "flow_noise_gain_db: -4*severity dB",
-            "speed_change_fraction: 0.02*severity",
-            "surge_am_depth: 0.4*severity (fraction) at surge_hz"),
-        "cavitation": fault_spec(
-            "cavitation", "vapour bubbles imploding: random broadband high-frequency crackle",
-            f"collapse_rate_hz: {MAX_COLLAPSE_RATE_HZ:g}*severity bursts per second (Poisson, bunched at vane passage)",
-            "crackle_ratio: 0.3*severity, crackle RMS at full rate re flow-noise RMS (scales with sqrt(rate))"),
+        "leakage": FaultSpec('leakage', 'fluid escaping through a seal or crack: jet hiss', (
+            FaultParameter('leak_hiss_ratio', 0.6, '', 'leak hiss RMS re flow-noise RMS (band around leak_centre_hz)'),)),
+        "contamination": FaultSpec('contamination', 'solid particles in the fluid hitting impeller and casing', (
+            FaultParameter('impact_rate_hz', MAX_IMPACT_RATE_HZ, '', 'impacts per second (Poisson)'),
+            FaultParameter('impact_amplitude_ratio', 2, '', 'impact peak re flow-noise RMS'))),
+        "clogging": FaultSpec('clogging', 'flow restriction: vane-pass up, flow noise down, surge', (
+            FaultParameter('vane_pass_gain_db', 8, 'dB'),
+            FaultParameter('flow_noise_gain_db', -4, 'dB'),
+            FaultParameter('speed_change_fraction', 0.02),
+            FaultParameter('surge_am_depth', 0.4, '', 'AM depth of the flow noise at surge_hz'))),
+        "cavitation": FaultSpec('cavitation', 'vapour bubbles imploding: random broadband high-frequency crackle', (
+            FaultParameter('collapse_rate_hz', MAX_COLLAPSE_RATE_HZ, '', 'bursts per second (Poisson, bunched at vane passage)'),
+            FaultParameter('crackle_ratio', 0.3, '', 'crackle RMS at full rate re flow-noise RMS (scales with sqrt(rate))'))),
     }
-
-    def _fault_parameters(self, fault: str, severity: float) -> dict[str, float]:
-        s = severity
-        if fault == "leakage":
-            return {"leak_hiss_ratio": 0.6 * s}
-        if fault == "contamination":
-            return {"impact_rate_hz": MAX_IMPACT_RATE_HZ * s, "impact_amplitude_ratio": 2.0 * s}
-        if fault == "clogging":
-            return {"vane_pass_gain_db": 8.0 * s, "flow_noise_gain_db": -4.0 * s,
-                    "speed_change_fraction": 0.02 * s, "surge_am_depth": 0.4 * s}
-        return {"collapse_rate_hz": MAX_COLLAPSE_RATE_HZ * s, "crackle_ratio": 0.3 * s}
 
     def _characteristic_hz(self, params: Mapping[str, Any]) -> dict[str, float]:
         speed = 1.0 + float(params.get("speed_change_fraction", 0.0))

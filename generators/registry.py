@@ -7,9 +7,11 @@ import importlib
 import numpy as np
 
 from errors import FaultsynthError
-from generators.base import Fixed, Machine, Rendered, check_fault, check_severity, draw, jsonable
+from generators.base import Machine, Rendered, check_fault, check_severity, jsonable
 from generators.noise import NOISE_COLORS, colored_noise, scale_to_snr
-from generators.recording import RECORDING_DOCS
+from generators.parameters import Fixed, Parameter, check_fixed as check_declared, sample_all
+from generators.recording import RECORDING_PARAMETERS
+from generators.sensors import SENSORS
 
 #: Machine name -> "module:attribute" of its generator instance (imported on first use).
 MACHINE_MODULES: dict[str, str] = {
@@ -26,12 +28,21 @@ MACHINE_MODULES: dict[str, str] = {
 #: Default SNR range (dB) of the background noise, per machine kind (domain randomisation).
 SNR_RANGE_DB = {"vibration": (10.0, 30.0), "audio": (0.0, 20.0)}
 
-#: Parameters every machine accepts besides its own.
-COMMON_PARAMETERS = {
-    "snr_db": "background noise SNR in dB (default: uniform 10..30 vibration, 0..20 audio)",
-    "noise_color": "background noise colour: white, pink or brown (default: drawn)",
-    "sensor": "sensor model (see generators.sensors; default: ideal)",
-}
+
+def common_parameters(kind: str) -> tuple[Parameter, ...]:
+    """Parameters every machine of ``kind`` (``"vibration"`` or ``"audio"``) has besides its own (recording level)."""
+    low, high = SNR_RANGE_DB[kind]
+    return (Parameter("snr_db", "background noise SNR", "dB", low=low, high=high, level="recording"),
+            Parameter("noise_color", "background noise colour", options=NOISE_COLORS, level="recording"),
+            Parameter("sensor", "sensor model (see synth --list)", options=tuple(SENSORS), default="ideal",
+                      level="recording"))
+
+
+def declarations_of(machine: Machine) -> tuple[Parameter, ...]:
+    """Every parameter a user may fix for ``machine``: its own, the common ones, and for sound
+    machines the recording chain's (:mod:`generators.recording`, drawn by ``render_clip``)."""
+    recording = RECORDING_PARAMETERS if machine.kind == "audio" else ()
+    return tuple(machine.declarations) + common_parameters(machine.kind) + recording
 
 
 def machine_names() -> list[str]:
@@ -49,15 +60,7 @@ def get_machine(name: str) -> Machine:
 
 def check_fixed(machine: Machine, fixed: Fixed) -> None:
     """Raise unless every fixed name is a parameter of ``machine`` or a common one (typos are refused)."""
-    valid = set(machine.parameters) | set(COMMON_PARAMETERS) | (set(RECORDING_DOCS) if machine.kind == "audio" else set())
-    unknown = sorted(set(fixed) - valid)
-    if unknown:
-        import difflib
-
-        hints = [f"{u!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(u, valid, n=1))
-                 else repr(u) for u in unknown]
-        raise FaultsynthError(f"unknown parameter(s) {', '.join(hints)} for machine {machine.name!r}: expected "
-                              f"some of {', '.join(sorted(valid))} (see synth --list)")
+    check_declared(machine.name, declarations_of(machine), fixed)
 
 
 def sample_clip_params(machine: Machine, rng: np.random.Generator, *, fault: str, severity: float,
@@ -72,11 +75,7 @@ def sample_clip_params(machine: Machine, rng: np.random.Generator, *, fault: str
     severity = 0.0 if fault == "none" else check_severity(severity)
     params = machine.sample_params(rng, fault=fault, severity=severity, fixed=fixed,
                                    sample_rate=sample_rate or machine.default_sample_rate)
-    lo, hi = SNR_RANGE_DB[machine.kind]
-    params["snr_db"] = draw(rng, fixed, "snr_db", lo, hi)
-    color_index = int(rng.integers(len(NOISE_COLORS)))
-    params["noise_color"] = str(fixed.get("noise_color", NOISE_COLORS[color_index]))
-    params["sensor"] = str(fixed.get("sensor", "ideal"))
+    params.update(sample_all(common_parameters(machine.kind), rng, fixed, fault=fault))
     params.update(machine=machine.name, fault=fault, severity=severity)
     return params
 
@@ -145,4 +144,26 @@ def render_clip(machine_name: str, *, fault: str, severity: float, duration_s: f
                           rng=np.random.default_rng(sensor_seq), params=params)
     return Rendered(signal=signal, machine=machine_part, fault=fault_part, noise=noise,
                     params=jsonable(params), events=list(parts.events))
+
+
+def fault_table_markdown() -> str:
+    """The README's fault table (machine, kind, fault, what severity maps to), from the fault declarations."""
+    rows = ["| machine | kind | fault | severity maps to |", "|---|---|---|---|"]
+    shown: set[tuple[str, str]] = set()
+    for name in machine_names():
+        machine = get_machine(name)
+        first = True
+        for fault in machine.faults.values():
+            key = (fault.name, fault.mapping_text())
+            if key in shown:  # the gearbox repeats the bearing machine's faults
+                continue
+            if first and shown & {(f.name, f.mapping_text()) for f in machine.faults.values()}:
+                rows.append(f"| {name} | {machine.kind} | all `bearing` faults | as for `bearing` |")
+                first = False
+            shown.add(key)
+            label = f"`{fault.name}`" + (" *" if fault.time_localised else "")
+            lead = f"| {name} | {machine.kind} |" if first else "|  |  |"
+            rows.append(f"{lead} {label} | {fault.mapping_text()} |")
+            first = False
+    return "\n".join(rows) + "\n"
 

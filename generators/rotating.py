@@ -21,8 +21,9 @@ import numpy as np
 
 from errors import FaultsynthError
 from generators import bearing, gear, motor, shaft
-from generators.base import FaultSpec, Fixed, Parts, below_nyquist, check_below_nyquist, check_fault, draw
-from generators.registry import COMMON_PARAMETERS
+from generators.base import FaultSpec, Parts, check_below_nyquist, check_fault
+from generators.parameters import Fixed, Parameter, check_fixed, sample_all
+from generators.registry import common_parameters
 from generators.vibration_analysis import ISO10816_CLASS, iso10816_zone, velocity_rms_mm_s
 from generators.vibration_dsp import shaft_motion
 
@@ -31,14 +32,16 @@ RPM_RANGE = (600.0, 3600.0)
 #: Default range of the main structural resonance (Hz); CWRU's drive end rings near 3 kHz.
 RESONANCE_RANGE_HZ = (1000.0, 3500.0)
 
-STRUCTURE_PARAMETERS: dict[str, str] = {
-    "rpm": f"shaft speed, rpm: a value or a (low, high) range (default {RPM_RANGE[0]:.0f}..{RPM_RANGE[1]:.0f})",
-    "resonance_hz": "main structural resonance excited by impacts, Hz (default 1000..3500, log: needs a "
-                    "sample rate above 7 kHz; fix it below Nyquist for slower sensors)",
-    "damping_ratio": "damping ratio of the structural resonances (default 0.02..0.1)",
-    "resonance2_ratio": "second resonance as a fraction of the main one (default 0.35..0.7)",
-    "resonance2_gain": "second resonance's peak relative to the main one (default 0.2..0.6)",
-}
+#: The shaft speed and the structure every component's vibration passes through.
+STRUCTURE: tuple[Parameter, ...] = (
+    Parameter("rpm", "shaft speed", "rpm", low=RPM_RANGE[0], high=RPM_RANGE[1], level="operating", spread=0.005),
+    Parameter("resonance_hz", "main structural resonance excited by impacts (scaled below Nyquist at low sample "
+              "rates; fix it below Nyquist for slower sensors)", "Hz", low=RESONANCE_RANGE_HZ[0],
+              high=RESONANCE_RANGE_HZ[1], log=True),
+    Parameter("damping_ratio", "damping ratio of the structural resonances", low=0.02, high=0.1),
+    Parameter("resonance2_ratio", "second resonance as a fraction of the main one", low=0.35, high=0.7),
+    Parameter("resonance2_gain", "second resonance's peak relative to the main one", low=0.2, high=0.6),
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,8 @@ class RotatingMachine:
         Machine name (``"bearing"`` or ``"gearbox"``).
     components : tuple of module
         Component modules (``shaft``, ``bearing``, ``motor``, ``gear``), each with
-        ``FAULTS``, ``PARAMETERS``, ``sample`` and ``render``.
+        ``FAULTS``, ``DECLARATIONS`` and ``render``, and optionally ``derive`` (parameters
+        computed from the drawn ones) and ``characteristic_frequencies``.
     default_sample_rate : int
         Hz.
     """
@@ -61,16 +65,20 @@ class RotatingMachine:
     default_sample_rate: int = 12000
     kind: str = "vibration"
     faults: dict[str, FaultSpec] = field(init=False)
-    parameters: dict[str, str] = field(init=False)
+    declarations: tuple[Parameter, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         faults: dict[str, FaultSpec] = {}
-        parameters = dict(STRUCTURE_PARAMETERS)
         for component in self.components:
             faults.update(component.FAULTS)
-            parameters.update(component.PARAMETERS)
         object.__setattr__(self, "faults", faults)
-        object.__setattr__(self, "parameters", parameters)
+        object.__setattr__(self, "declarations",
+                           STRUCTURE + tuple(p for c in self.components for p in c.DECLARATIONS))
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        """Parameters the user may fix: name -> doc with unit and default."""
+        return {p.name: p.describe() for p in self.declarations}
 
     def sample_params(self, rng: np.random.Generator, *, fault: str, severity: float, fixed: Fixed,
                       sample_rate: int | None = None) -> dict:
@@ -96,30 +104,21 @@ class RotatingMachine:
             characteristic frequencies.
         """
         check_fault(self, fault)
-        unknown = sorted(set(fixed) - set(self.parameters) - set(COMMON_PARAMETERS))
-        if unknown:
-            raise FaultsynthError(f"unknown parameter(s) {', '.join(unknown)} for machine {self.name!r}: "
-                                  f"expected some of {', '.join(self.parameters)}")
-        _check_rpm(fixed.get("rpm"))
-        rpm = draw(rng, fixed, "rpm", *RPM_RANGE)
-        if not rpm > 0:
-            raise FaultsynthError(f"rpm must be positive, got {rpm}")
-        shaft_hz = rpm / 60.0
-        params: dict[str, Any] = {"fault": fault, "severity": float(severity), "rpm": rpm, "shaft_hz": shaft_hz,
-                                  "resonance_hz": draw(rng, fixed, "resonance_hz",
-                                                       *below_nyquist(*RESONANCE_RANGE_HZ, sample_rate), log=True),
-                                  "damping_ratio": draw(rng, fixed, "damping_ratio", 0.02, 0.1),
-                                  "resonance2_ratio": draw(rng, fixed, "resonance2_ratio", 0.35, 0.7),
-                                  "resonance2_gain": draw(rng, fixed, "resonance2_gain", 0.2, 0.6)}
+        check_fixed(self.name, self.declarations + common_parameters(self.kind), fixed)
+        params: dict[str, Any] = {"fault": fault, "severity": float(severity)}
+        params.update(sample_all(STRUCTURE, rng, fixed, fault=fault, sample_rate=sample_rate))
+        shaft_hz = params["shaft_hz"] = params["rpm"] / 60.0
         if not 0 < params["damping_ratio"] < 1:
             raise FaultsynthError(f"damping_ratio must be within (0, 1), got {params['damping_ratio']}")
-        if not params["resonance_hz"] > 0:
-            raise FaultsynthError(f"resonance_hz must be positive, got {params['resonance_hz']}")
         for component in self.components:
             # Each component consumes the same draws whatever the fault, so a clip's healthy part
             # does not depend on which fault is rendered.
-            params.update(component.sample(rng, fixed, fault=fault if fault in component.FAULTS else "none",
-                                           severity=severity, shaft_hz=shaft_hz))
+            part = sample_all(component.DECLARATIONS, rng, fixed, fault=fault, sample_rate=sample_rate)
+            if fault in component.FAULTS:
+                part.update(component.FAULTS[fault].values(severity, {"shaft_hz": shaft_hz}))
+            if hasattr(component, "derive"):
+                component.derive(part, fixed=fixed, fault=fault, shaft_hz=shaft_hz)
+            params.update(part)
         params["iso10816_class"] = ISO10816_CLASS
         return params
 
@@ -179,19 +178,6 @@ class RotatingMachine:
                 frequencies.update(component.characteristic_frequencies(params))
         for name, value in frequencies.items():
             check_below_nyquist(name, value, sample_rate)
-
-
-def _check_rpm(value: Any) -> None:
-    """Raise unless a fixed rpm is a positive number or a positive (low, high) range."""
-    if value is None:
-        return
-    values = value if isinstance(value, (tuple, list)) else [value]
-    try:
-        numbers = [float(v) for v in values]
-    except (TypeError, ValueError):
-        raise FaultsynthError(f"rpm: expected a positive number or a (low, high) range, got {value!r}") from None
-    if not all(np.isfinite(v) and v > 0 for v in numbers):
-        raise FaultsynthError(f"rpm must be positive, got {value!r}")
 
 
 BEARING = RotatingMachine(name="bearing", components=(shaft, bearing, motor))

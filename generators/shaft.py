@@ -19,72 +19,48 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from generators.base import FaultSpec, Fixed, draw
-from generators.vibration_dsp import ShaftMotion, draw_phases, event_revs, impulses, ring, velocity_to_g
+from generators.base import FaultSpec
+from generators.parameters import FaultParameter, Parameter
+from generators.vibration_dsp import ShaftMotion, event_revs, impulses, ring, velocity_to_g
 
 FAULTS: dict[str, FaultSpec] = {
     "imbalance": FaultSpec(
         "imbalance", "unbalanced rotor mass: a once-per-revolution centrifugal force (1x)",
-        ("unbalance_mm_s: 10*severity mm/s peak velocity added at 1x, in phase with the residual unbalance",)),
+        (FaultParameter("unbalance_mm_s", 10, "mm/s",
+                        "peak velocity added at 1x, in phase with the residual unbalance"),)),
     "misalignment": FaultSpec(
         "misalignment", "shaft/coupling misalignment: 2x dominant with 3x and some 1x",
-        ("misalignment_mm_s: 8*severity mm/s peak velocity at 2x; 0.5x that at 3x, 0.3x that at 1x",)),
+        (FaultParameter("misalignment_mm_s", 8, "mm/s", "peak velocity at 2x; 0.5x that at 3x, 0.3x that at 1x"),)),
     "looseness": FaultSpec(
         "looseness", "mechanical looseness: harmonics up to 10x, half-orders and one-sided truncation",
-        ("looseness_mm_s: 6*severity mm/s peak velocity spread over 1x..10x (1/k decay) and 0.5x..9.5x "
-         "(half as strong)",
-         "looseness_clip_fraction: 0.5*severity, fraction of the positive peak shaved off the motion")),
+        (FaultParameter("looseness_mm_s", 6, "mm/s",
+                        "peak velocity spread over 1x..10x (1/k decay) and 0.5x..9.5x (half as strong)"),
+         FaultParameter("looseness_clip_fraction", 0.5, "", "fraction of the positive peak shaved off the motion"))),
     "bent_shaft": FaultSpec(
         "bent_shaft", "bent shaft: strong 1x (at the bow's own phase) with a 2x",
-        ("bend_mm_s: 8*severity mm/s peak velocity at 1x; 0.6x that at 2x",)),
+        (FaultParameter("bend_mm_s", 8, "mm/s", "peak velocity at 1x; 0.6x that at 2x"),)),
     "rub": FaultSpec(
         "rub", "rotor-stator rub: once-per-revolution impacts ringing the structure, 1/2-order sub-harmonics",
-        ("rub_impact_g: 1.5*severity*(shaft_hz/30) g peak impact at each contact, one per revolution",
-         "rub_subharmonic_mm_s: 3*severity mm/s peak velocity at 0.5x, half that at 1.5x")),
+        (FaultParameter("rub_impact_g", 1.5, "g", "peak impact at each contact, one per revolution",
+                        speed_scaled=True),
+         FaultParameter("rub_subharmonic_mm_s", 3, "mm/s", "peak velocity at 0.5x, half that at 1.5x"))),
 }
 
-PARAMETERS: dict[str, str] = {
-    "speed_fluctuation_pct": "peak slow speed fluctuation, % of the mean speed (default 0.05..0.4)",
-    "speed_fluctuation_hz": "rate of the speed fluctuation, Hz (default 0.1..2, log)",
-    "residual_1x_mm_s": "residual-unbalance 1x peak velocity of the healthy machine, mm/s (default 0.3..1.2)",
-    "harmonic_decay": "healthy 2x..4x relative to the order below (default 0.15..0.5)",
-    "rub_slip_pct": "timing jitter of rub impacts, % of a revolution (default 1..5)",
-    "speed_fluctuation_phase_rad": "phases of the two speed-fluctuation components, rad (default: uniform)",
-    "shaft_phase_rad": "phases of the healthy 1x..4x, rad (default: uniform)",
-    "fault_phase_rad": "phase of the shaft fault's components (rub contact angle), rad (default: uniform)",
-}
-
-
-def sample(rng: np.random.Generator, fixed: Fixed, *, fault: str, severity: float, shaft_hz: float) -> dict:
-    """Draw the shaft parameters (all draws happen whatever the fault).
-
-    Returns
-    -------
-    dict
-        Healthy-shaft parameters, plus the active fault's physical parameters.
-    """
-    p = {
-        "speed_fluctuation_pct": draw(rng, fixed, "speed_fluctuation_pct", 0.05, 0.4),
-        "speed_fluctuation_hz": draw(rng, fixed, "speed_fluctuation_hz", 0.1, 2.0, log=True),
-        "speed_fluctuation_phase_rad": draw_phases(rng, fixed, "speed_fluctuation_phase_rad", 2),
-        "residual_1x_mm_s": draw(rng, fixed, "residual_1x_mm_s", 0.3, 1.2),
-        "harmonic_decay": draw(rng, fixed, "harmonic_decay", 0.15, 0.5),
-        "shaft_phase_rad": draw_phases(rng, fixed, "shaft_phase_rad", 4),
-        "fault_phase_rad": draw_phases(rng, fixed, "fault_phase_rad", 1)[0],
-    }
-    rub_slip = draw(rng, fixed, "rub_slip_pct", 1.0, 5.0)
-    s = severity
-    if fault == "imbalance":
-        p["unbalance_mm_s"] = 10.0 * s
-    elif fault == "misalignment":
-        p["misalignment_mm_s"] = 8.0 * s
-    elif fault == "looseness":
-        p.update(looseness_mm_s=6.0 * s, looseness_clip_fraction=0.5 * s)
-    elif fault == "bent_shaft":
-        p["bend_mm_s"] = 8.0 * s
-    elif fault == "rub":
-        p.update(rub_impact_g=1.5 * s * shaft_hz / 30.0, rub_subharmonic_mm_s=3.0 * s, rub_slip_pct=rub_slip)
-    return p
+#: Healthy-shaft parameters, in drawing order.
+DECLARATIONS: tuple[Parameter, ...] = (
+    Parameter("speed_fluctuation_pct", "peak slow speed fluctuation, % of the mean speed", "%", low=0.05, high=0.4),
+    Parameter("speed_fluctuation_hz", "rate of the speed fluctuation", "Hz", low=0.1, high=2.0, log=True),
+    Parameter("speed_fluctuation_phase_rad", "phases of the two speed-fluctuation components", "rad", count=2,
+              level="recording"),
+    Parameter("residual_1x_mm_s", "residual-unbalance 1x peak velocity of the healthy machine", "mm/s",
+              low=0.3, high=1.2),
+    Parameter("harmonic_decay", "healthy 2x..4x relative to the order below", low=0.15, high=0.5),
+    Parameter("shaft_phase_rad", "phases of the healthy 1x..4x", "rad", count=4, level="recording"),
+    Parameter("fault_phase_rad", "phase of the shaft fault's components (rub contact angle)", "rad", count=1,
+              level="recording"),
+    Parameter("rub_slip_pct", "timing jitter of rub impacts, % of a revolution", "%", low=1.0, high=5.0,
+              faults=("rub",)),
+)
 
 
 def _orders_sum(motion: ShaftMotion, orders_mm_s: Mapping[float, complex]) -> np.ndarray:
@@ -104,7 +80,7 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
     Parameters
     ----------
     params : mapping
-        From :func:`sample` (plus ``fault``, ``severity``, ``shaft_hz`` and the
+        The clip's parameters (including ``fault``, ``severity``, ``shaft_hz`` and the
         structural resonance parameters).
     motion : ShaftMotion
     rng : numpy.random.Generator

@@ -22,11 +22,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from generators.base import Event
-from generators.sound_common import (AudioMachine, Nuisance, cycles, db, fault_spec, harmonic_count,
-                                     harmonics, highpass, impact_kernel, impacts, level_rms_nuisance,
-                                     modulate, moving_average_gate, nested_poisson, resonance_boost, rfft_frequencies,
-                                     shape, sine, slow_knots, smooth, tilt, white_spectrum)
+from generators.base import Event, FaultSpec
+from generators.parameters import FaultParameter, Parameter
+from generators.sound_dsp import (cycles, db, harmonic_count, harmonics, highpass, impact_kernel, impacts,
+                                  modulate, moving_average_gate, nested_poisson, resonance_boost,
+                                  rfft_frequencies, shape, sine, slow_knots, smooth, tilt, white_spectrum)
+from generators.sound_machine import AudioMachine, level_rms_parameter
 
 #: Highest rattle rate (loose belt at severity 1) while the load reverses, per second.
 MAX_RATTLE_RATE_HZ = 60.0
@@ -70,51 +71,37 @@ class Slider(AudioMachine):
     """Linear slide (see module docstring)."""
 
     name = "slider"
-    nuisance = (
-        Nuisance("cycle_s", 1.0, 3.0, "out-and-back travel period, s"),
-        Nuisance("dwell_fraction", 0.3, 0.7, "share of each half cycle spent at rest"),
-        Nuisance("accel_fraction", 0.3, 0.5, "share of each move spent accelerating (and decelerating)"),
-        Nuisance("cycle_phase", 0.0, 1.0, "phase of the travel cycle at t = 0"),
-        Nuisance("motor_whine_hz", 1500.0, 6000.0, "motor whine frequency at top speed, Hz", log=True),
-        Nuisance("whine_level_db", -20.0, -5.0, "motor whine level re rolling noise at top speed, dB"),
-        Nuisance("screw_hz", 10.0, 50.0, "ball-screw rotation rate at top speed, Hz"),
-        Nuisance("rolling_corner_hz", 300.0, 2000.0, "corner of the rolling-noise spectrum, Hz", log=True),
-        Nuisance("rolling_slope_db_per_octave", 4.0, 8.0, "rolling-noise slope above the corner, dB/octave"),
-        Nuisance("carriage_mode_hz", 500.0, 3000.0, "main structural mode rung by impacts, Hz", log=True),
-        Nuisance("stop_click_level_db", 3.0, 12.0, "end-stop click peak re rolling-noise RMS at top speed, dB"),
-        Nuisance("mains_hz", 0, 0, "mains frequency, Hz (drive hum at twice it)", options=(50.0, 60.0)),
-        Nuisance("hum_level_db", -25.0, -8.0, "drive hum level re rolling noise at top speed, dB"),
-        Nuisance("standby_level_db", -6.0, 3.0, "steady standby noise re rolling noise at top speed, dB"),
-        Nuisance("standby_corner_hz", 80.0, 400.0, "corner of the standby-noise spectrum, Hz", log=True),
-        Nuisance("damage_position", 0.15, 0.85, "position of rail damage along the stroke (rail_damage)"),
-        Nuisance("squeal_hz", 1500.0, 5000.0, "stick-slip squeal frequency, Hz (no_grease)", log=True),
-        level_rms_nuisance(),
+    declarations = (
+        Parameter('cycle_s', 'out-and-back travel period', 's', low=1.0, high=3.0, level="operating", spread=0.02),
+        Parameter('dwell_fraction', 'share of each half cycle spent at rest', low=0.3, high=0.7),
+        Parameter('accel_fraction', 'share of each move spent accelerating (and decelerating)', low=0.3, high=0.5),
+        Parameter('cycle_phase', 'phase of the travel cycle at t = 0', low=0.0, high=1.0, level="recording"),
+        Parameter('motor_whine_hz', 'motor whine frequency at top speed', 'Hz', low=1500.0, high=6000.0, log=True),
+        Parameter('whine_level_db', 'motor whine level re rolling noise at top speed', 'dB', low=-20.0, high=-5.0),
+        Parameter('screw_hz', 'ball-screw rotation rate at top speed', 'Hz', low=10.0, high=50.0),
+        Parameter('rolling_corner_hz', 'corner of the rolling-noise spectrum', 'Hz', low=300.0, high=2000.0, log=True),
+        Parameter('rolling_slope_db_per_octave', 'rolling-noise slope above the corner', 'dB/octave', low=4.0, high=8.0),
+        Parameter('carriage_mode_hz', 'main structural mode rung by impacts', 'Hz', low=500.0, high=3000.0, log=True),
+        Parameter('stop_click_level_db', 'end-stop click peak re rolling-noise RMS at top speed', 'dB', low=3.0, high=12.0),
+        Parameter('mains_hz', 'mains frequency, Hz (drive hum at twice it)', 'Hz', options=(50.0, 60.0)),
+        Parameter('hum_level_db', 'drive hum level re rolling noise at top speed', 'dB', low=-25.0, high=-8.0),
+        Parameter('standby_level_db', 'steady standby noise re rolling noise at top speed', 'dB', low=-6.0, high=3.0),
+        Parameter('standby_corner_hz', 'corner of the standby-noise spectrum', 'Hz', low=80.0, high=400.0, log=True),
+        Parameter('damage_position', 'position of rail damage along the stroke (rail_damage)', low=0.15, high=0.85, level="recording"),
+        Parameter('squeal_hz', 'stick-slip squeal frequency, Hz (no_grease)', 'Hz', low=1500.0, high=5000.0, log=True),
+        level_rms_parameter(),
     )
     faults = {
-        "rail_damage": fault_spec(
-            "rail_damage", "dent or spall on the rail: a click each time the carriage passes it",
-            "damage_click_ratio: 2*severity, click peak re end-stop click peak, times (0.4 + 0.6 x relative speed)",
-            time_localised=True),
-        "loose_belt": fault_spec(
-            "loose_belt", "slack drive belt: irregular speed and rattle while the load reverses",
-            "speed_irregularity: 0.25*severity (relative std of the carriage speed, ~6 Hz fluctuation; the motor "
-            "keeps its speed)",
-            f"rattle_rate_hz: {MAX_RATTLE_RATE_HZ:g}*severity impacts per second while accelerating",
-            "rattle_ratio: 0.9*severity, rattle impact peak re end-stop click peak (log-normal spread 0.25)"),
-        "no_grease": fault_spec(
-            "no_grease", "dry rail: stick-slip squeal and more friction noise",
-            "squeal_ratio: 1.0*severity, squeal peak amplitude re rolling-noise RMS at top speed (intermittent)",
-            "friction_gain_db: 5*severity dB on the rolling noise"),
+        "rail_damage": FaultSpec('rail_damage', 'dent or spall on the rail: a click each time the carriage passes it', (
+            FaultParameter('damage_click_ratio', 2, '', 'click peak re end-stop click peak, times (0.4 + 0.6 x relative speed)'),), time_localised=True),
+        "loose_belt": FaultSpec('loose_belt', 'slack drive belt: irregular speed and rattle while the load reverses', (
+            FaultParameter('speed_irregularity', 0.25, '', 'relative std of the carriage speed, ~6 Hz fluctuation; the motor keeps its speed'),
+            FaultParameter('rattle_rate_hz', MAX_RATTLE_RATE_HZ, '', 'impacts per second while accelerating'),
+            FaultParameter('rattle_ratio', 0.9, '', 'rattle impact peak re end-stop click peak (log-normal spread 0.25)'))),
+        "no_grease": FaultSpec('no_grease', 'dry rail: stick-slip squeal and more friction noise', (
+            FaultParameter('squeal_ratio', 1.0, '', 'squeal peak amplitude re rolling-noise RMS at top speed (intermittent)'),
+            FaultParameter('friction_gain_db', 5, 'dB', 'on the rolling noise'))),
     }
-
-    def _fault_parameters(self, fault: str, severity: float) -> dict[str, float]:
-        s = severity
-        if fault == "rail_damage":
-            return {"damage_click_ratio": 2.0 * s}
-        if fault == "loose_belt":
-            return {"speed_irregularity": 0.25 * s, "rattle_rate_hz": MAX_RATTLE_RATE_HZ * s,
-                    "rattle_ratio": 0.9 * s}
-        return {"squeal_ratio": 1.0 * s, "friction_gain_db": 5.0 * s}
 
     def _characteristic_hz(self, params: Mapping[str, Any]) -> dict[str, float]:
         out = {"motor whine at top speed": params["motor_whine_hz"]}

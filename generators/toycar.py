@@ -25,11 +25,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from generators.base import Event
-from generators.sound_common import (AudioMachine, Nuisance, crossings, cycle_fraction, cycles, db, fault_spec,
-                                     harmonic_count, harmonics, highpass, impact_kernel, impacts, level_rms_nuisance,
-                                     modulate, resonance_boost, rfft_frequencies, shape, sine, slow_knots, smooth,
-                                     tilt, white_spectrum)
+from generators.base import Event, FaultSpec
+from generators.parameters import FaultParameter, Parameter
+from generators.sound_dsp import (crossings, cycle_fraction, cycles, db, harmonic_count, harmonics, highpass,
+                                  impact_kernel, impacts, modulate, resonance_boost, rfft_frequencies, shape,
+                                  sine, slow_knots, smooth, tilt, white_spectrum)
+from generators.sound_machine import AudioMachine, level_rms_parameter
 
 
 def run_envelope(n_samples: int, sample_rate: int, *, spin_up_s: float, spin_down_s: float,
@@ -60,56 +61,41 @@ class ToyCar(AudioMachine):
     """Toy car on a roller (see module docstring)."""
 
     name = "toycar"
-    nuisance = (
-        Nuisance("motor_rpm", 7000.0, 16000.0, "motor speed at nominal voltage, rpm"),
-        Nuisance("commutator_segments", 0, 0, "commutator segments (odd)", options=(3.0, 5.0)),
-        Nuisance("pinion_teeth", 8, 14, "motor pinion teeth", integer=True),
-        Nuisance("gear_teeth", 30, 60, "spur gear (wheel axle) teeth", integer=True),
-        Nuisance("mesh_level_db", -25.0, -8.0, "gear-mesh tone level re rolling noise, dB"),
-        Nuisance("mesh_harmonic_decay_db", 3.0, 10.0, "level drop per mesh harmonic, dB"),
-        Nuisance("commutator_level_db", -20.0, -6.0, "commutator tone level re rolling noise, dB"),
-        Nuisance("brush_level_db", -28.0, -18.0, "brush noise level re rolling noise, dB"),
-        Nuisance("brush_corner_hz", 800.0, 2500.0, "corner of the brush-noise spectrum, Hz", log=True),
-        Nuisance("rolling_corner_hz", 500.0, 1000.0, "corner of the rolling-noise spectrum, Hz", log=True),
-        Nuisance("rolling_slope_db_per_octave", 9.0, 13.0, "rolling-noise slope above the corner, dB/octave"),
-        Nuisance("body_resonance_hz", 400.0, 800.0, "car body resonance, Hz", log=True),
-        Nuisance("body_resonance_gain_db", 4.0, 12.0, "car body resonance boost, dB"),
-        Nuisance("speed_jitter", 0.002, 0.01, "relative slow fluctuation of the motor speed (std)"),
-        Nuisance("spin_up_s", 0.0, 2.0, "time the motor starts, s"),
-        Nuisance("spin_down_s", 0.0, 2.5, "time before the clip end the motor stops, s"),
-        Nuisance("standby_level_db", -10.0, -3.0, "room / roller-drive floor re rolling noise, dB"),
-        Nuisance("voltage_sign", 0, 0, "direction of a voltage change: -1 low, +1 high", options=(-1.0, 1.0)),
-        level_rms_nuisance(0.05, 0.1),
+    declarations = (
+        Parameter('motor_rpm', 'motor speed at nominal voltage', 'rpm', low=7000.0, high=16000.0, level="operating", spread=0.03),
+        Parameter('commutator_segments', 'commutator segments (odd)', options=(3.0, 5.0)),
+        Parameter('pinion_teeth', 'motor pinion teeth', low=8, high=14, integer=True),
+        Parameter('gear_teeth', 'spur gear (wheel axle) teeth', low=30, high=60, integer=True),
+        Parameter('mesh_level_db', 'gear-mesh tone level re rolling noise', 'dB', low=-25.0, high=-8.0),
+        Parameter('mesh_harmonic_decay_db', 'level drop per mesh harmonic', 'dB', low=3.0, high=10.0),
+        Parameter('commutator_level_db', 'commutator tone level re rolling noise', 'dB', low=-20.0, high=-6.0),
+        Parameter('brush_level_db', 'brush noise level re rolling noise', 'dB', low=-28.0, high=-18.0),
+        Parameter('brush_corner_hz', 'corner of the brush-noise spectrum', 'Hz', low=800.0, high=2500.0, log=True),
+        Parameter('rolling_corner_hz', 'corner of the rolling-noise spectrum', 'Hz', low=500.0, high=1000.0, log=True),
+        Parameter('rolling_slope_db_per_octave', 'rolling-noise slope above the corner', 'dB/octave', low=9.0, high=13.0),
+        Parameter('body_resonance_hz', 'car body resonance', 'Hz', low=400.0, high=800.0, log=True),
+        Parameter('body_resonance_gain_db', 'car body resonance boost', 'dB', low=4.0, high=12.0),
+        Parameter('speed_jitter', 'relative slow fluctuation of the motor speed (std)', low=0.002, high=0.01),
+        Parameter('spin_up_s', 'time the motor starts', 's', low=0.0, high=2.0),
+        Parameter('spin_down_s', 'time before the clip end the motor stops', 's', low=0.0, high=2.5),
+        Parameter('standby_level_db', 'room / roller-drive floor re rolling noise', 'dB', low=-10.0, high=-3.0),
+        Parameter('voltage_sign', 'direction of a voltage change: -1 low, +1 high', options=(-1.0, 1.0), level="recording"),
+        level_rms_parameter(0.05, 0.1),
     )
     faults = {
-        "bent_shaft": fault_spec(
-            "bent_shaft", "bent wheel-axle shaft: runout modulates the mesh once per axle revolution",
-            "runout_am_depth: 0.6*severity (fraction) at the axle rate rpm/60*pinion/gear Hz",
-            "wobble_ratio: 0.5*severity, 1x axle thump amplitude re rolling noise"),
-        "deformed_gear": fault_spec(
-            "deformed_gear", "a deformed tooth on the spur gear: an impact once per gear revolution",
-            "tooth_impact_ratio: 3*severity, impact peak re rolling-noise RMS, once per gear revolution",
-            "tooth_mesh_gain_db: 12*severity dB on the mesh tone while the tooth meshes"),
-        "excessive_tension": fault_spec(
-            "excessive_tension", "over-tight drive / excess load: slower motor, noisier brushes and bearings",
-            "speed_change_fraction: -0.12*severity",
-            "brush_gain_db: 8*severity dB",
-            "rolling_gain_db: 6*severity dB"),
-        "voltage_change": fault_spec(
-            "voltage_change", "supply voltage off nominal: the motor runs at another speed",
-            "speed_change_fraction: voltage_sign*0.25*severity (all tones scale by 1 + it; broadband noise "
-            "amplitude by (1 + it)**2)"),
+        "bent_shaft": FaultSpec('bent_shaft', 'bent wheel-axle shaft: runout modulates the mesh once per axle revolution', (
+            FaultParameter('runout_am_depth', 0.6, '', 'AM depth of the mesh at the axle rate rpm/60*pinion/gear Hz'),
+            FaultParameter('wobble_ratio', 0.5, '', '1x axle thump amplitude re rolling noise'))),
+        "deformed_gear": FaultSpec('deformed_gear', 'a deformed tooth on the spur gear: an impact once per gear revolution', (
+            FaultParameter('tooth_impact_ratio', 3, '', 'impact peak re rolling-noise RMS, once per gear revolution'),
+            FaultParameter('tooth_mesh_gain_db', 12, 'dB', 'on the mesh tone while the tooth meshes'))),
+        "excessive_tension": FaultSpec('excessive_tension', 'over-tight drive / excess load: slower motor, noisier brushes and bearings', (
+            FaultParameter('speed_change_fraction', -0.12),
+            FaultParameter('brush_gain_db', 8, 'dB'),
+            FaultParameter('rolling_gain_db', 6, 'dB'))),
+        "voltage_change": FaultSpec('voltage_change', 'supply voltage off nominal: the motor runs at another speed', (
+            FaultParameter('speed_change_fraction', 0.25, '', 'all tones scale by 1 + it; broadband noise amplitude by (1 + it)**2', signed_by="voltage_sign"),)),
     }
-
-    def _fault_parameters(self, fault: str, severity: float) -> dict[str, float]:
-        s = severity
-        if fault == "bent_shaft":
-            return {"runout_am_depth": 0.6 * s, "wobble_ratio": 0.5 * s}
-        if fault == "deformed_gear":
-            return {"tooth_impact_ratio": 3.0 * s, "tooth_mesh_gain_db": 12.0 * s}
-        if fault == "excessive_tension":
-            return {"speed_change_fraction": -0.12 * s, "brush_gain_db": 8.0 * s, "rolling_gain_db": 6.0 * s}
-        return {"speed_change_fraction": 0.25 * s}  # signed by voltage_sign in AudioMachine.sample_params
 
     def _characteristic_hz(self, params: Mapping[str, Any]) -> dict[str, float]:
         speed = (1.0 + max(0.0, float(params.get("speed_change_fraction", 0.0)))) * (1 + 3 * params["speed_jitter"])

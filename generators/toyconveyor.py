@@ -21,11 +21,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from generators.base import Event
-from generators.sound_common import (AudioMachine, Nuisance, bandpass, crossings, cycles, db, fault_spec,
-                                     harmonic_count, harmonics, highpass, impact_kernel, impacts, level_rms_nuisance,
-                                     modulate, nested_poisson, resonance_boost, rfft_frequencies, shape, sine,
-                                     slow_knots, smooth, tilt, white_spectrum)
+from generators.base import Event, FaultSpec
+from generators.parameters import FaultParameter, Parameter
+from generators.sound_dsp import (bandpass, crossings, cycles, db, harmonic_count, harmonics, highpass,
+                                  impact_kernel, impacts, modulate, nested_poisson, resonance_boost,
+                                  rfft_frequencies, shape, sine, slow_knots, smooth, tilt, white_spectrum)
+from generators.sound_machine import AudioMachine, level_rms_parameter
 
 #: Highest belt-slap rate (removed pulley at severity 1), per second.
 MAX_SLAP_RATE_HZ = 25.0
@@ -35,50 +36,38 @@ class ToyConveyor(AudioMachine):
     """Toy belt conveyor (see module docstring)."""
 
     name = "toyconveyor"
-    nuisance = (
-        Nuisance("motor_rpm", 3000.0, 9000.0, "motor speed, rpm"),
-        Nuisance("pinion_teeth", 8, 14, "motor pinion teeth", integer=True),
-        Nuisance("mesh_level_db", -18.0, -4.0, "gear-mesh tone level re rolling noise, dB"),
-        Nuisance("motor_tone_level_db", -35.0, -20.0, "motor 1x tone level re rolling noise, dB"),
-        Nuisance("brush_level_db", -25.0, -12.0, "motor brush-noise level re rolling noise, dB"),
-        Nuisance("belt_cycle_s", 1.0, 2.5, "time for the belt to go round once, s"),
-        Nuisance("pulley_turns_per_cycle", 4.0, 12.0, "drive-pulley revolutions per belt cycle"),
-        Nuisance("pulleys", 2, 5, "pulleys the belt runs over (drive pulley included)", integer=True),
-        Nuisance("rolling_corner_hz", 2000.0, 4000.0, "upper corner of the belt rolling-noise spectrum, Hz", log=True),
-        Nuisance("rolling_slope_db_per_octave", 1.5, 3.5, "rolling-noise slope below the upper corner, dB/octave"),
-        Nuisance("frame_resonance_hz", 220.0, 450.0, "conveyor frame resonance, Hz", log=True),
-        Nuisance("frame_resonance_gain_db", 6.0, 14.0, "frame resonance boost of the rolling noise, dB"),
-        Nuisance("seam_tick_level_db", -10.0, 3.0, "belt-seam tick peak re rolling-noise RMS, dB"),
-        Nuisance("speed_jitter", 0.0005, 0.005, "relative slow fluctuation of the motor speed (std)"),
-        Nuisance("rolling_fluctuation", 0.15, 0.4, "slow fluctuation of the rolling-noise level, neper (std)"),
-        Nuisance("object_position", 0.0, 1.0, "where along the belt an attached object sits (0..1)"),
-        Nuisance("belt_span_hz", 15.0, 60.0, "transverse natural frequency of a sagging belt span, Hz"),
-        level_rms_nuisance(),
+    declarations = (
+        Parameter('motor_rpm', 'motor speed', 'rpm', low=3000.0, high=9000.0, level="operating", spread=0.03),
+        Parameter('pinion_teeth', 'motor pinion teeth', low=8, high=14, integer=True),
+        Parameter('mesh_level_db', 'gear-mesh tone level re rolling noise', 'dB', low=-18.0, high=-4.0),
+        Parameter('motor_tone_level_db', 'motor 1x tone level re rolling noise', 'dB', low=-35.0, high=-20.0),
+        Parameter('brush_level_db', 'motor brush-noise level re rolling noise', 'dB', low=-25.0, high=-12.0),
+        Parameter('belt_cycle_s', 'time for the belt to go round once', 's', low=1.0, high=2.5),
+        Parameter('pulley_turns_per_cycle', 'drive-pulley revolutions per belt cycle', low=4.0, high=12.0),
+        Parameter('pulleys', 'pulleys the belt runs over (drive pulley included)', low=2, high=5, integer=True),
+        Parameter('rolling_corner_hz', 'upper corner of the belt rolling-noise spectrum', 'Hz', low=2000.0, high=4000.0, log=True),
+        Parameter('rolling_slope_db_per_octave', 'rolling-noise slope below the upper corner', 'dB/octave', low=1.5, high=3.5),
+        Parameter('frame_resonance_hz', 'conveyor frame resonance', 'Hz', low=220.0, high=450.0, log=True),
+        Parameter('frame_resonance_gain_db', 'frame resonance boost of the rolling noise', 'dB', low=6.0, high=14.0),
+        Parameter('seam_tick_level_db', 'belt-seam tick peak re rolling-noise RMS', 'dB', low=-10.0, high=3.0),
+        Parameter('speed_jitter', 'relative slow fluctuation of the motor speed (std)', low=0.0005, high=0.005),
+        Parameter('rolling_fluctuation', 'slow fluctuation of the rolling-noise level, neper (std)', low=0.15, high=0.4),
+        Parameter('object_position', 'where along the belt an attached object sits (0..1)', low=0.0, high=1.0, level="recording"),
+        Parameter('belt_span_hz', 'transverse natural frequency of a sagging belt span', 'Hz', low=15.0, high=60.0),
+        level_rms_parameter(),
     )
     faults = {
-        "excessive_tension": fault_spec(
-            "excessive_tension", "over-tight belt: more friction and load",
-            "speed_change_fraction: -0.1*severity",
-            "rolling_gain_db: 4*severity dB",
-            "mesh_gain_db: 3*severity dB"),
-        "attached_object": fault_spec(
-            "attached_object", "an object stuck to the belt bumps once per belt cycle at the drive pulley",
-            "bump_ratio: 4*severity, bump peak re rolling-noise RMS",
-            time_localised=True),
-        "removed_pulley": fault_spec(
-            "removed_pulley", "a missing idler: the belt sags, flaps and slaps the frame",
-            f"slap_rate_hz: {MAX_SLAP_RATE_HZ:g}*severity belt slaps per second (Poisson)",
-            "slap_ratio: 2*severity, slap peak re rolling-noise RMS",
-            "flap_ratio: 0.5*severity, flapping-noise RMS (band around 4 x belt_span_hz) re rolling-noise RMS"),
+        "excessive_tension": FaultSpec('excessive_tension', 'over-tight belt: more friction and load', (
+            FaultParameter('speed_change_fraction', -0.1),
+            FaultParameter('rolling_gain_db', 4, 'dB'),
+            FaultParameter('mesh_gain_db', 3, 'dB'))),
+        "attached_object": FaultSpec('attached_object', 'an object stuck to the belt bumps once per belt cycle at the drive pulley', (
+            FaultParameter('bump_ratio', 4, '', 'bump peak re rolling-noise RMS'),), time_localised=True),
+        "removed_pulley": FaultSpec('removed_pulley', 'a missing idler: the belt sags, flaps and slaps the frame', (
+            FaultParameter('slap_rate_hz', MAX_SLAP_RATE_HZ, '', 'belt slaps per second (Poisson)'),
+            FaultParameter('slap_ratio', 2, '', 'slap peak re rolling-noise RMS'),
+            FaultParameter('flap_ratio', 0.5, '', 'flapping-noise RMS (band around 4 x belt_span_hz) re rolling-noise RMS'))),
     }
-
-    def _fault_parameters(self, fault: str, severity: float) -> dict[str, float]:
-        s = severity
-        if fault == "excessive_tension":
-            return {"speed_change_fraction": -0.1 * s, "rolling_gain_db": 4.0 * s, "mesh_gain_db": 3.0 * s}
-        if fault == "attached_object":
-            return {"bump_ratio": 4.0 * s}
-        return {"slap_rate_hz": MAX_SLAP_RATE_HZ * s, "slap_ratio": 2.0 * s, "flap_ratio": 0.5 * s}
 
     def _characteristic_hz(self, params: Mapping[str, Any]) -> dict[str, float]:
         return {"gear-mesh frequency": params["pinion_teeth"] * params["motor_rpm"] / 60 * 1.02}

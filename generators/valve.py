@@ -23,10 +23,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from generators.base import Event
-from generators.sound_common import (AudioMachine, Nuisance, cycles, db, fault_spec, harmonics, highpass,
-                                     impact_kernel, impacts, level_rms_nuisance, rfft_frequencies, shape, slow_knots,
-                                     smooth, smoothed_steps, tilt, white_spectrum)
+from generators.base import Event, FaultSpec
+from generators.parameters import FaultParameter, Parameter
+from generators.sound_dsp import (cycles, db, harmonics, highpass, impact_kernel, impacts, rfft_frequencies,
+                                  shape, slow_knots, smooth, smoothed_steps, tilt, white_spectrum)
+from generators.sound_machine import AudioMachine, level_rms_parameter
 
 #: Ratios of the valve body's higher modes to the main click mode.
 MODE_RATIOS = (1.0, 1.47, 2.09, 2.76)
@@ -38,49 +39,35 @@ class Valve(AudioMachine):
     """Solenoid valve (see module docstring)."""
 
     name = "valve"
-    nuisance = (
-        Nuisance("cycle_s", 0.8, 3.0, "period of the open/close pattern, s"),
-        Nuisance("pulses_per_cycle", 1, 3, "open/close pulses per cycle", integer=True),
-        Nuisance("active_fraction", 0.4, 1.0, "part of the cycle the pulses are spread over"),
-        Nuisance("hold_fraction", 0.2, 0.5, "open time as a fraction of the pulse spacing"),
-        Nuisance("start_s", 0.0, 0.8, "time of the first motion, s"),
-        Nuisance("click_mode_hz", 1500.0, 5000.0, "main mode of the valve body excited by the plunger, Hz", log=True),
-        Nuisance("click_decay_s", 0.001, 0.005, "decay time constant of the click modes, s", log=True),
-        Nuisance("click_level_db", 22.0, 32.0, "click peak re system-noise RMS, dB"),
-        Nuisance("close_open_ratio_db", -6.0, 6.0, "close click level re open click, dB"),
-        Nuisance("open_flow_level_db", -12.0, -2.0, "jet hiss RMS while the valve is open, dB re system-noise RMS"),
-        Nuisance("jet_cutoff_hz", 800.0, 2000.0, "high-pass corner of the jet hiss through the open valve, Hz",
-                 log=True),
-        Nuisance("system_corner_hz", 100.0, 400.0, "corner of the system flow-noise spectrum, Hz", log=True),
-        Nuisance("system_slope_db_per_octave", 4.0, 6.0, "system flow-noise slope above the corner, dB/octave"),
-        Nuisance("mains_hz", 0, 0, "mains frequency, Hz (hum at twice it)", options=(50.0, 60.0)),
-        Nuisance("hum_level_db", -15.0, 0.0, "mains hum level re system-noise RMS, dB"),
-        Nuisance("system_tone_hz", 150.0, 1200.0, "pump / compressor tone of the system, Hz", log=True),
-        Nuisance("system_tone_level_db", -12.0, 0.0, "system tone level re system-noise RMS, dB"),
-        level_rms_nuisance(0.02, 0.05),
+    declarations = (
+        Parameter('cycle_s', 'period of the open/close pattern', 's', low=0.8, high=3.0, level="operating", spread=0.02),
+        Parameter('pulses_per_cycle', 'open/close pulses per cycle', low=1, high=3, integer=True),
+        Parameter('active_fraction', 'part of the cycle the pulses are spread over', low=0.4, high=1.0),
+        Parameter('hold_fraction', 'open time as a fraction of the pulse spacing', low=0.2, high=0.5),
+        Parameter('start_s', 'time of the first motion', 's', low=0.0, high=0.8, level="recording"),
+        Parameter('click_mode_hz', 'main mode of the valve body excited by the plunger', 'Hz', low=1500.0, high=5000.0, log=True),
+        Parameter('click_decay_s', 'decay time constant of the click modes', 's', low=0.001, high=0.005, log=True),
+        Parameter('click_level_db', 'click peak re system-noise RMS', 'dB', low=22.0, high=32.0),
+        Parameter('close_open_ratio_db', 'close click level re open click', 'dB', low=-6.0, high=6.0),
+        Parameter('open_flow_level_db', 'jet hiss RMS while the valve is open, dB re system-noise RMS', 'dB', low=-12.0, high=-2.0),
+        Parameter('jet_cutoff_hz', 'high-pass corner of the jet hiss through the open valve', 'Hz', low=800.0, high=2000.0, log=True),
+        Parameter('system_corner_hz', 'corner of the system flow-noise spectrum', 'Hz', low=100.0, high=400.0, log=True),
+        Parameter('system_slope_db_per_octave', 'system flow-noise slope above the corner', 'dB/octave', low=4.0, high=6.0),
+        Parameter('mains_hz', 'mains frequency, Hz (hum at twice it)', 'Hz', options=(50.0, 60.0)),
+        Parameter('hum_level_db', 'mains hum level re system-noise RMS', 'dB', low=-15.0, high=0.0),
+        Parameter('system_tone_hz', 'pump / compressor tone of the system', 'Hz', low=150.0, high=1200.0, log=True),
+        Parameter('system_tone_level_db', 'system tone level re system-noise RMS', 'dB', low=-12.0, high=0.0),
+        level_rms_parameter(0.02, 0.05),
     )
     faults = {
-        "contamination": fault_spec(
-            "contamination", "debris makes the plunger stick: delayed or missing motions",
-            "stuck_probability: 0.7*severity, chance that a motion sticks (nested: more severity adds motions; "
-            "at least one motion of the clip sticks when severity > 0)",
-            "stuck_delay_scale_s: 0.4*severity s; a stuck motion comes (0.03 + stuck_delay_scale_s*(0.5 + u)) s "
-            "late, u ~ U(0, 1), or not at all if that reaches the next motion",
-            "release_gain: 1 + 0.3*severity, amplitude of a late (stuck) click",
-            "buzz_ratio: 3*severity, solenoid buzz RMS re system-noise RMS while stuck",
-            time_localised=True),
-        "timing_change": fault_spec(
-            "timing_change", "the valve closes earlier than programmed: shorter open time",
-            "hold_change_fraction: -0.8*severity; close motions come 0.8*severity*hold_fraction*spacing s early",
-            time_localised=True),
+        "contamination": FaultSpec('contamination', 'debris makes the plunger stick: delayed or missing motions', (
+            FaultParameter('stuck_probability', 0.7, '', 'chance that a motion sticks (nested: more severity adds motions; at least one motion of the clip sticks when severity > 0)'),
+            FaultParameter('stuck_delay_scale_s', 0.4, 's', 'a stuck motion comes (0.03 + stuck_delay_scale_s*(0.5 + u)) s late, u ~ U(0, 1), or not at all if that reaches the next motion'),
+            FaultParameter('release_gain', 0.3, '', 'amplitude of a late (stuck) click', offset=1.0),
+            FaultParameter('buzz_ratio', 3, '', 'solenoid buzz RMS re system-noise RMS while stuck')), time_localised=True),
+        "timing_change": FaultSpec('timing_change', 'the valve closes earlier than programmed: shorter open time', (
+            FaultParameter('hold_change_fraction', -0.8, '', 'close motions come 0.8*severity*hold_fraction*spacing s early'),), time_localised=True),
     }
-
-    def _fault_parameters(self, fault: str, severity: float) -> dict[str, float]:
-        s = severity
-        if fault == "contamination":
-            return {"stuck_probability": 0.7 * s, "release_gain": 1.0 + 0.3 * s,
-                    "stuck_delay_scale_s": 0.4 * s, "buzz_ratio": 3.0 * s}
-        return {"hold_change_fraction": -0.8 * s}
 
     def _characteristic_hz(self, params: Mapping[str, Any]) -> dict[str, float]:
         return {"valve click mode": params["click_mode_hz"], "system tone": params["system_tone_hz"]}

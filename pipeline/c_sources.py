@@ -3,8 +3,9 @@
 Files (under the export's ``c/``):
 
 * ``fs_params.h`` / ``fs_params.c``: sizes and tables the C runtime
-  (firmware/) compiles against: periodic Hann window, FFT twiddles, sparse mel
-  filterbank (start bin, length, weights per band), per-feature input
+  (firmware/) compiles against: FFT twiddles; for log-mel the periodic Hann
+  window and sparse mel filterbank (start bin, length, weights per band), for
+  vibration the band edges and the demodulation band's bins; per-feature input
   quantisation (standardisation folded in), int8 dense layers (weights, int32
   bias with the input offset folded in as ``bias + in_offset * sum(w)``,
   per-channel multiplier/shift, offsets, activation clamps) or k-means
@@ -84,12 +85,55 @@ def twiddles(n_fft: int) -> np.ndarray:
     return t.astype(np.float32)
 
 
+def _log_mel_tables(cfg) -> tuple[dict, list[str], list[str]]:
+    """#defines, extern declarations and arrays of the log-mel front end."""
+    from pipeline.features import mel_filterbank, window
+
+    n_fft = int(cfg.n_fft)
+    fb = mel_filterbank(sample_rate=cfg.sample_rate, n_fft=n_fft, n_mels=cfg.n_mels, fmin_hz=cfg.fmin_hz,
+                        fmax_hz=cfg.fmax_hz)
+    starts, lens, offsets, weights = mel_sparse(fb)
+    power = float(cfg.power)
+    defs = {"FS_N_MELS": int(cfg.n_mels), "FS_POWER_IS_2": int(power == 2.0), "FS_POWER": c_float(power),
+            "FS_DB_SCALE": c_float(20.0 / power), "FS_MEL_NNZ": int(weights.size)}
+    decls = ["extern const float fs_window[FS_N_FFT];", "extern const uint16_t fs_mel_start[FS_N_MELS];",
+             "extern const uint16_t fs_mel_len[FS_N_MELS];", "extern const uint16_t fs_mel_offset[FS_N_MELS];",
+             "extern const float fs_mel_weights[FS_MEL_NNZ];"]
+    arrays = [_c_array("float", "fs_window", window(n_fft), fmt=c_float, per_line=6),
+              _c_array("uint16_t", "fs_mel_start", starts), _c_array("uint16_t", "fs_mel_len", lens),
+              _c_array("uint16_t", "fs_mel_offset", offsets),
+              _c_array("float", "fs_mel_weights", weights, fmt=c_float, per_line=6)]
+    return defs, decls, arrays
+
+
+def _vibration_tables(cfg) -> tuple[dict, list[str], list[str]]:
+    """#defines, extern declarations and arrays of the vibration front end (fs_vibration.c)."""
+    from pipeline.vibration_features import envelope_band_edges, envelope_bins, spectral_band_edges
+
+    n_fft = int(cfg.n_fft)
+    kept = envelope_bins(cfg)
+    lo, hi = (int(kept[0]), int(kept[-1])) if kept.size else (1, 0)  # lo > hi: nothing kept
+    bands, env = spectral_band_edges(cfg), envelope_band_edges(cfg)
+    defs = {"FS_N_BANDS": int(cfg.n_mels), "FS_N_ENV_BANDS": int(cfg.n_envelope_bands), "FS_ENV_LO": lo,
+            "FS_ENV_HI": hi, "FS_ENV_FULL": int((lo, hi) == (1, n_fft // 2 - 1)),
+            "FS_ENV_SCALE": c_float(1.0 / n_fft ** 2), "FS_INV_N": c_float(1.0 / n_fft)}
+    decls = ["extern const uint16_t fs_band_edges[FS_N_BANDS + 1];",
+             "extern const uint16_t fs_env_edges[FS_N_ENV_BANDS + 1];"]
+    arrays = [_c_array("uint16_t", "fs_band_edges", bands), _c_array("uint16_t", "fs_env_edges", env)]
+    return defs, decls, arrays
+
+
+#: Feature kind -> its C front end's tables; other kinds have no C front end.
+FRONT_END_TABLES = {"log_mel": _log_mel_tables, "vibration": _vibration_tables}
+
+
 def write_c_sources(out_dir: str | Path, feature_config, scorer, *, model_bytes: bytes | None = None) -> list[Path]:
     """Write fs_params.h/.c (and model_data.h/.c when ``model_bytes``) into ``out_dir``.
 
     Parameters
     ----------
     feature_config : pipeline.features.FeatureConfig
+        ``kind`` "log_mel" or "vibration".
     scorer : pipeline.export.DeviceScorer
     model_bytes : bytes, optional
         The int8 .tflite (autoencoder).
@@ -98,29 +142,26 @@ def write_c_sources(out_dir: str | Path, feature_config, scorer, *, model_bytes:
     -------
     list of Path written
     """
-    from pipeline.features import EPS, mel_filterbank, window
+    from pipeline.features import EPS
 
     cfg = feature_config
+    if cfg.kind not in FRONT_END_TABLES:
+        raise FaultsynthError(f"no C front end for feature kind {cfg.kind!r}: expected one of "
+                              f"{sorted(FRONT_END_TABLES)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     n_fft, dim = int(cfg.n_fft), int(scorer.gain.size)
-    if dim != int(cfg.n_mels) * int(cfg.n_frames):
-        raise FaultsynthError(f"model input has {dim} values but the feature config gives "
-                              f"{cfg.n_mels} x {cfg.n_frames}")
-    fb = mel_filterbank(sample_rate=cfg.sample_rate, n_fft=n_fft, n_mels=cfg.n_mels, fmin_hz=cfg.fmin_hz,
-                        fmax_hz=cfg.fmax_hz)
-    starts, lens, offsets, weights = mel_sparse(fb)
+    if dim != int(cfg.dim):
+        raise FaultsynthError(f"model input has {dim} values but the feature config gives {cfg.dim}")
     ae = scorer.kind == "autoencoder"
-    log2n = n_fft.bit_length() - 1
-    power = float(cfg.power)
+    front_defs, front_decls, front_arrays = FRONT_END_TABLES[cfg.kind](cfg)
 
     h = [HEADER, "#ifndef FS_PARAMS_H\n#define FS_PARAMS_H\n\n#include <stdint.h>\n#include \"fs_types.h\"\n\n"]
     defs = {
-        "FS_SAMPLE_RATE": int(cfg.sample_rate), "FS_N_FFT": n_fft, "FS_LOG2_N_FFT": log2n,
-        "FS_HOP": int(cfg.hop_length), "FS_N_MELS": int(cfg.n_mels), "FS_N_FRAMES": int(cfg.n_frames),
-        "FS_DIM": dim, "FS_CENTER": int(bool(cfg.center)), "FS_POWER_IS_2": int(power == 2.0),
-        "FS_POWER": c_float(power), "FS_DB_SCALE": c_float(20.0 / power), "FS_LOG_EPS": c_float(EPS),
-        "FS_MEL_NNZ": int(weights.size), "FS_DETECTOR_AUTOENCODER": int(ae),
+        "FS_SAMPLE_RATE": int(cfg.sample_rate), "FS_N_FFT": n_fft, "FS_LOG2_N_FFT": n_fft.bit_length() - 1,
+        "FS_HOP": int(cfg.hop_length), "FS_N_FRAMES": int(cfg.n_frames), "FS_FRAME_DIM": dim // int(cfg.n_frames),
+        "FS_DIM": dim, "FS_CENTER": int(bool(cfg.center)), "FS_LOG_EPS": c_float(EPS),
+        "FS_FEATURE_VIBRATION": int(cfg.kind == "vibration"), **front_defs, "FS_DETECTOR_AUTOENCODER": int(ae),
     }
     if ae:
         g = scorer.graph
@@ -135,20 +176,15 @@ def write_c_sources(out_dir: str | Path, feature_config, scorer, *, model_bytes:
                      "FS_THRESHOLD_REAL": repr(float(scorer.threshold_real))})
     for k, v in defs.items():
         h.append(f"#define {k} {v}\n")
-    h.append("\nextern const float fs_window[FS_N_FFT];\nextern const float fs_twiddle[FS_N_FFT];\n"
-             "extern const uint16_t fs_mel_start[FS_N_MELS];\nextern const uint16_t fs_mel_len[FS_N_MELS];\n"
-             "extern const uint16_t fs_mel_offset[FS_N_MELS];\nextern const float fs_mel_weights[FS_MEL_NNZ];\n"
-             "extern const float fs_q_gain[FS_DIM];\nextern const float fs_q_bias[FS_DIM];\n")
+    h.append("\n" + "\n".join(["extern const float fs_twiddle[FS_N_FFT];", *front_decls,
+                                "extern const float fs_q_gain[FS_DIM];", "extern const float fs_q_bias[FS_DIM];"])
+             + "\n")
     h.append("extern const fs_dense_layer fs_layers[FS_N_LAYERS];\n" if ae else
              "extern const int8_t fs_centroids[FS_N_CLUSTERS * FS_DIM];\n")
     h.append("\n#endif\n")
 
     c = [HEADER, "#include \"fs_params.h\"\n\n",
-         _c_array("float", "fs_window", window(n_fft), fmt=c_float, per_line=6),
-         _c_array("float", "fs_twiddle", twiddles(n_fft), fmt=c_float, per_line=6),
-         _c_array("uint16_t", "fs_mel_start", starts), _c_array("uint16_t", "fs_mel_len", lens),
-         _c_array("uint16_t", "fs_mel_offset", offsets),
-         _c_array("float", "fs_mel_weights", weights, fmt=c_float, per_line=6),
+         _c_array("float", "fs_twiddle", twiddles(n_fft), fmt=c_float, per_line=6), *front_arrays,
          _c_array("float", "fs_q_gain", scorer.gain, fmt=c_float, per_line=6),
          _c_array("float", "fs_q_bias", scorer.bias, fmt=c_float, per_line=6)]
     if ae:

@@ -18,11 +18,17 @@ def export(
                                                              "the dataset recorded in the bundle."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an --out folder that holds something "
                                                               "else (a previous result is always replaced)."),
+    budget: str = typer.Option("flash=64KB,ram=32KB,instr=8M,auc_loss=0.01", "--budget",
+                               help="Device budget: flash and RAM (B, KB, MB), Cortex-M4 instructions per audio "
+                                    "second (k, M, G) and optionally the AUC int8 may lose (auc_loss); a model "
+                                    "over it is refused. 'none' lifts it."),
 ) -> None:
     """Export a trained detector: int8 TFLite (checked in LiteRT and TFLM), C sources, export.json."""
     from pipeline.export import export_bundle
+    from pipeline.export_budget import parse_export_budget
 
-    info = export_bundle(model_dir=model, out_dir=out, data=data, overwrite=overwrite)
+    info = export_bundle(model_dir=model, out_dir=out, data=data, overwrite=overwrite,
+                         budget=parse_export_budget(budget))
     ev = info["evaluation"]
     lines = [f"exported {info['detector']} to {out}"]
     for name, m in info["models"].items():
@@ -39,6 +45,16 @@ def export(
                  f"pAUC float {fmt(ev['float'].get('pauc'))} int8 {fmt(ev['int8'].get('pauc'))} "
                  f"({ev['clips']} clips)")
     lines.append(f"  threshold (int8 score domain): {info['threshold_int8']}")
+    cost = info["device_cost_estimate"]
+    lines.append(f"  Cortex-M4 estimate: flash {cost['flash_bytes']:,} B, RAM {cost['ram_bytes']:,} B, "
+                 f"{cost['instructions_per_second'] / 1e6:.2f} M instructions per audio second")
+    m = info["budget_margins"]
+    if m is None:
+        lines.append("  no device budget")
+    else:
+        lines.append(f"  within budget, margins: flash {m['flash_bytes']:,} B, RAM {m['ram_bytes']:,} B, "
+                     f"{m['instructions_per_second'] / 1e6:.2f} M instructions per audio second, AUC loss "
+                     + ("not checked" if m["auc_loss"] is None else f"{m['auc_loss']:.4f}"))
     typer.echo("\n".join(lines))
 
 

@@ -122,6 +122,17 @@ INSTR_PER_WINDOW_AUTOENCODER = 13.3
 INSTR_PER_CENTROID_ELEMENT = 8.0
 INSTR_PER_CENTROID = 11.9
 INSTR_PER_WINDOW_KMEANS = 34.7
+# Vibration front end (firmware/src/fs_vibration.c), per frame: complex FFTs of n_fft/2 points (priced
+# with INSTR_PER_FFT_POINT_STAGE), 3 when the demodulation band is every bin but DC and Nyquist, else 4;
+# log10f per band (INSTR_PER_MEL_BAND); and, keyed by that "full band" flag, per bin of the half
+# spectrum (moments, bit reversals, split steps, windowed power, envelope, band sums) and per frame.
+#: Least-squares fits to 7 QEMU builds (n_fft 256-2048, 8-32 bands, both envelope paths), within 0.4 %.
+VIBRATION_FFTS = {True: 3, False: 4}
+INSTR_PER_VIBRATION_BIN = {True: 303.3, False: 326.1}
+INSTR_PER_VIBRATION_FRAME = {True: 128.2, False: 709.4}
+#: Extra code of the vibration front end over the log-mel one, bytes; extra stack, bytes.
+VIBRATION_CODE_BYTES = 768
+VIBRATION_STACK_BYTES = 12
 #: Gaussian (no C scorer; assumed int8 quadratic form z' P z): per precision-matrix element.
 INSTR_PER_PRECISION_ELEMENT = INSTR_PER_MAC
 
@@ -141,7 +152,10 @@ _SPEC_KEYS = frozenset({"name", "n_clusters", "hidden_units", "bottleneck", "tin
 
 # FeatureConfig defaults for the fields read here (a Mapping may leave them out).
 _FEATURE_DEFAULTS = {"kind": "log_mel", "sample_rate": 16000, "n_fft": 1024, "hop_length": 512, "n_mels": 128,
-                     "n_frames": 5, "fmin_hz": 0.0, "fmax_hz": None, "center": True, "power": 2.0}
+                     "n_frames": 5, "fmin_hz": 0.0, "fmax_hz": None, "center": True, "power": 2.0,
+                     "n_envelope_bands": 16, "envelope_fmin_hz": 0.0}
+#: Feature kinds the C front end computes (as pipeline.export.C_FEATURE_KINDS).
+C_FRONT_END_KINDS = ("log_mel", "vibration")
 
 
 # ---------------------------------------------------------------- budget
@@ -297,8 +311,10 @@ def _feature_fields(config: Any) -> dict[str, Any]:
     return {name: getattr(config, name, default) for name, default in _FEATURE_DEFAULTS.items()}
 
 
-def _feature_dim(config: Any, kind: str, n_mels: int, n_frames: int) -> int:
+def _feature_dim(config: Any, kind: str, n_mels: int, n_frames: int, n_envelope_bands: int) -> int:
     """Values per feature vector: ``FeatureConfig.dim`` where the kind defines it, else n_mels x n_frames."""
+    if kind == "vibration":
+        return (n_mels + n_envelope_bands + 3) * n_frames
     if kind != "log_mel" and not isinstance(config, Mapping):
         try:
             return int(config.dim)
@@ -345,9 +361,22 @@ def _align(n: int, to: int) -> int:
     return (n + to - 1) // to * to
 
 
-def state_bytes(n_fft: int, dim: int, max_width: int) -> int:
+@lru_cache(maxsize=4096)
+def envelope_full_band(sample_rate: int, n_fft: int, envelope_fmin_hz: float, fmax_hz: float | None) -> bool:
+    """Whether the vibration front end demodulates every FFT bin but DC and Nyquist (``FS_ENV_FULL``)."""
+    from types import SimpleNamespace
+
+    from pipeline.vibration_features import envelope_bins
+
+    kept = envelope_bins(SimpleNamespace(sample_rate=sample_rate, n_fft=n_fft, envelope_fmin_hz=envelope_fmin_hz,
+                                         fmax_hz=fmax_hz))
+    return kept.size == n_fft // 2 - 1
+
+
+def state_bytes(n_fft: int, dim: int, max_width: int, *, vibration: bool = False) -> int:
     """``sizeof(fs_state)`` on a 32-bit target (firmware/include/fs_runtime.h), bytes."""
-    off = 4 * (2 * n_fft + n_fft // 2 + 1 + dim)  # frame, fft, power, log-mel ring (float32)
+    spectrum = n_fft if vibration else n_fft // 2 + 1  # aux (vibration) or power (log-mel)
+    off = 4 * (2 * n_fft + spectrum + dim)  # frame, fft, aux or power, feature ring (float32)
     off += 2 * dim + 2 * max_width  # qin, qout, act[2] (int8)
     off = _align(off, 4) + 16  # filled, since_hop, n_frames_seen, n_windows
     return _align(_align(off, 8) + 16, 8)  # sum_int, sum_real
@@ -389,8 +418,8 @@ def _spec_fields(spec: Mapping[str, Any]) -> tuple[str, int, tuple[int, ...], in
 
 def _unsupported_front_end(kind: str, n_fft: int, hop: int) -> list[str]:
     """Reasons the C front end cannot compute the features (as pipeline.export.check_feature_config)."""
-    if kind != "log_mel":
-        return [f"the C front end computes log-mel only (feature kind {kind!r})"]
+    if kind not in C_FRONT_END_KINDS:
+        return [f"the C front end computes {' and '.join(C_FRONT_END_KINDS)} features only (feature kind {kind!r})"]
     reasons = []
     if n_fft < 8 or n_fft & (n_fft - 1):
         reasons.append(f"the C front end needs n_fft a power of two >= 8 (n_fft {n_fft})")
@@ -448,7 +477,9 @@ def estimate_cost(feature_config: Any, detector_spec: Mapping[str, Any], *,
                               f"hop_length {hop}, n_mels {n_mels}, n_frames {n_frames}")
     fmax = f["fmax_hz"]
     center, power = bool(f["center"]), float(f["power"])
-    dim = _feature_dim(feature_config, kind, n_mels, n_frames)
+    vibration = kind == "vibration"
+    n_env = int(f["n_envelope_bands"])
+    dim = _feature_dim(feature_config, kind, n_mels, n_frames, n_env)
     if spec_dim is not None and spec_dim != dim:
         raise FaultsynthError(f"the detector takes {spec_dim} values per vector but the feature config gives {dim}")
 
@@ -483,31 +514,43 @@ def estimate_cost(feature_config: Any, detector_spec: Mapping[str, Any], *,
     # -- flash
     nnz = priced_mel_weights(sample_rate, n_fft, n_mels, float(f["fmin_hz"]),
                               None if fmax is None else float(fmax))
-    uses_powf = power not in (1.0, 2.0)
+    uses_powf = power not in (1.0, 2.0) and not vibration  # the vibration front end ignores power
     code = (RUNTIME_CODE_BYTES[name] + LIBC_DATA_BYTES + (POWF_CODE_BYTES if uses_powf else 0)
-            + (CENTER_CODE_BYTES + 2 * n_fft if center else 0)
+            + (CENTER_CODE_BYTES + 2 * n_fft if center else 0) + (VIBRATION_CODE_BYTES if vibration else 0)
             - (SINGLE_FRAME_CODE_SAVING_BYTES if n_frames == 1 else 0))
-    front_tables = 8 * n_fft + 3 * _align(2 * n_mels, 4) + 4 * max(nnz, 1)
+    if vibration:  # twiddles, spectral and envelope band edges (uint16)
+        front_tables = 4 * n_fft + _align(2 * (n_mels + 1), 4) + _align(2 * (n_env + 1), 4)
+    else:  # window, twiddles, sparse mel filterbank
+        front_tables = 8 * n_fft + 3 * _align(2 * n_mels, 4) + 4 * max(nnz, 1)
     quant_tables = 8 * dim
     flash = code + front_tables + quant_tables + model_flash
 
     # -- RAM
-    state = state_bytes(n_fft, dim, max_width)
-    stack = (STACK_BYTES[name] + (CENTER_STACK_BYTES if center else 0) + (POWF_STACK_BYTES if uses_powf else 0))
+    state = state_bytes(n_fft, dim, max_width, vibration=vibration)
+    stack = (STACK_BYTES[name] + (CENTER_STACK_BYTES if center else 0) + (POWF_STACK_BYTES if uses_powf else 0)
+             + (VIBRATION_STACK_BYTES if vibration else 0))
     fixed = LIBC_DATA_BYTES + DRIVER_BSS_BYTES
     ram = fixed + state + stack
 
     # -- instructions per audio second
     half = n_fft // 2
-    per_frame = (INSTR_PER_FFT_POINT_STAGE * half * math.log2(max(half, 1)) + INSTR_PER_SPECTRUM_BIN * half
-                 + INSTR_PER_MOVED_SAMPLE * max(n_fft - hop, 0) + INSTR_PER_MEL_WEIGHT * nnz
-                 + INSTR_PER_MEL_BAND * n_mels + INSTR_PER_FRAME)
-    if power == 1.0:
-        per_frame += INSTR_PER_BIN_SQRT * (half + 1)
-    elif power == 0.5:
-        per_frame += INSTR_PER_BIN_POWF_HALF * (half + 1)
-    elif uses_powf:
-        per_frame += INSTR_PER_BIN_POWF * (half + 1)
+    if vibration:
+        full = envelope_full_band(sample_rate, n_fft, float(f["envelope_fmin_hz"]),
+                                  None if fmax is None else float(fmax))
+        per_frame = (INSTR_PER_FFT_POINT_STAGE * half * math.log2(max(half, 1)) * VIBRATION_FFTS[full]
+                     + INSTR_PER_VIBRATION_BIN[full] * half + INSTR_PER_VIBRATION_FRAME[full]
+                     + INSTR_PER_MOVED_SAMPLE * max(n_fft - hop, 0) + INSTR_PER_MEL_BAND * (n_mels + n_env)
+                     + INSTR_PER_FRAME)
+    else:
+        per_frame = (INSTR_PER_FFT_POINT_STAGE * half * math.log2(max(half, 1)) + INSTR_PER_SPECTRUM_BIN * half
+                     + INSTR_PER_MOVED_SAMPLE * max(n_fft - hop, 0) + INSTR_PER_MEL_WEIGHT * nnz
+                     + INSTR_PER_MEL_BAND * n_mels + INSTR_PER_FRAME)
+        if power == 1.0:
+            per_frame += INSTR_PER_BIN_SQRT * (half + 1)
+        elif power == 0.5:
+            per_frame += INSTR_PER_BIN_POWF_HALF * (half + 1)
+        elif uses_powf:
+            per_frame += INSTR_PER_BIN_POWF * (half + 1)
     per_vector = INSTR_PER_QUANTISED_FEATURE * dim + model_instr
     if clip_seconds is None:
         frames_ps = vectors_ps = sample_rate / hop

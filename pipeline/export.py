@@ -48,6 +48,8 @@ TABLES_NAME = "device_tables.npz"
 FLOAT_NAME = "model_float.tflite"
 INT8_NAME = "model_int8.tflite"
 FORMAT_VERSION = 1
+#: Feature kinds the C runtime's front end computes (firmware/src/fs_frontend.c, fs_vibration.c).
+C_FEATURE_KINDS = ("log_mel", "vibration")
 #: Quantisation range of the k-means input grid, in standard deviations of the
 #: representative data's largest |standardised value| (headroom for anomalies).
 KMEANS_RANGE_HEADROOM = 2.0
@@ -605,9 +607,10 @@ def detector_kind(detector) -> str:
 
 
 def check_feature_config(config) -> None:
-    """Raise unless the C front end can compute ``config`` (log-mel, power-of-2 FFT, hop <= n_fft)."""
-    if config.kind != "log_mel":
-        raise FaultsynthError(f"the C front end computes log-mel features; the model uses {config.kind!r}")
+    """Raise unless the C front end can compute ``config`` (log-mel or vibration, power-of-2 FFT, hop <= n_fft)."""
+    if config.kind not in C_FEATURE_KINDS:
+        raise FaultsynthError(f"the C front end computes {' and '.join(C_FEATURE_KINDS)} features; the model "
+                              f"uses {config.kind!r}")
     n = int(config.n_fft)
     if n < 8 or n & (n - 1):
         raise FaultsynthError(f"the C front end needs n_fft a power of two >= 8, got {n}")
@@ -718,20 +721,31 @@ def _metrics(labels: np.ndarray, scores: np.ndarray) -> dict:
 
 
 def export_bundle(*, model_dir: str | Path, out_dir: str | Path, data: str | Path | None = None,
-                  overwrite: bool = False) -> dict:
+                  overwrite: bool = False, budget: Any = "default") -> dict:
     """Export a trained bundle for devices; write OUT files and return export.json's dict.
 
     The export is built beside ``out_dir`` and replaces it only when complete
     (datasets.output_folder): a failed export leaves the previous one; a folder
     that holds something else is refused unless ``overwrite``.
+
+    Parameters
+    ----------
+    budget : pipeline.export_budget.ExportBudget, None or "default"
+        Device budget (flash, RAM, instructions per audio second, int8 AUC
+        loss); "default" = :data:`pipeline.export_budget.DEFAULT_BUDGET` (the
+        TinyML targets), None = no budget. A model whose estimated cost exceeds
+        it is refused before anything is built; one whose int8 AUC loss exceeds
+        it, once measured.
     """
     from datasets.output_folder import replaced_folder
+    from pipeline.export_budget import DEFAULT_BUDGET
 
+    budget = DEFAULT_BUDGET if isinstance(budget, str) and budget == "default" else budget
     with replaced_folder(out_dir, marker=EXPORT_NAME, overwrite=overwrite) as staging:
-        return _export_into(model_dir=model_dir, out_dir=staging, data=data)
+        return _export_into(model_dir=model_dir, out_dir=staging, data=data, budget=budget)
 
 
-def _export_into(*, model_dir: str | Path, out_dir: Path, data: str | Path | None) -> dict:
+def _export_into(*, model_dir: str | Path, out_dir: Path, data: str | Path | None, budget: Any) -> dict:
     """Write every export file into the (empty) folder ``out_dir``; return export.json's dict.
 
     Writes ``model_float.tflite`` / ``model_int8.tflite`` (autoencoder),
@@ -758,6 +772,12 @@ def _export_into(*, model_dir: str | Path, out_dir: Path, data: str | Path | Non
     if not rep_path.is_file():
         raise FaultsynthError(f"{model_dir}: no {REPRESENTATIVE_NAME}: int8 calibration needs the training "
                               "vectors; retrain the model")
+    from pipeline.device_cost import detector_spec_of, estimate_cost
+    from pipeline.export_budget import check_auc_loss, check_device_cost
+
+    # The cost model `tune` ranks candidates with, checked before anything is built; `firmware` measures.
+    cost = estimate_cost(bundle.feature_config, detector_spec_of(detector))
+    margins = check_device_cost(cost, budget)
     representative = np.load(rep_path).astype(np.float32)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -817,10 +837,13 @@ def _export_into(*, model_dir: str | Path, out_dir: Path, data: str | Path | Non
                                              int8_scores > bundle.threshold))),
     }
     info["threshold_int8"] = (scorer.threshold_int if kind == "autoencoder" else scorer.threshold_real)
-    from pipeline.device_cost import detector_spec_of, estimate_cost
-
-    # The same cost model `tune` ranks candidates with; `firmware` measures the real figures.
-    info["device_cost_estimate"] = estimate_cost(bundle.feature_config, detector_spec_of(detector)).to_dict()
+    info["device_cost_estimate"] = cost.to_dict()
+    auc_margin = check_auc_loss(info["evaluation"]["auc_loss"], budget)
+    info["budget"] = None if budget is None else budget.to_dict()
+    info["budget_margins"] = None if margins is None else {
+        **margins, "auc_loss": auc_margin,
+        "note": "budget minus the estimate (device figures) or the measured int8 AUC loss; auc_loss None when "
+                "not checked (no auc_loss in the budget, or evaluation data of one class)"}
     if frontend_problem is None:
         c_files = c_sources.write_c_sources(out_dir / "c", bundle.feature_config, scorer,
                                             model_bytes=int8_bytes)

@@ -41,6 +41,28 @@ def window_dim(config: FeatureConfig) -> int:
     return config.n_mels + config.n_envelope_bands + 3
 
 
+def spectral_band_edges(config: FeatureConfig) -> np.ndarray:
+    """rFFT bin edges (n_mels + 1,) of the spectral bands: band ``b`` is bins ``[e[b], e[b + 1])``."""
+    fmax = config.sample_rate / 2 if config.fmax_hz is None else config.fmax_hz
+    return _band_edges(config.n_fft, config.sample_rate, config.fmin_hz, fmax, config.n_mels)
+
+
+def envelope_band_edges(config: FeatureConfig) -> np.ndarray:
+    """rFFT bin edges (n_envelope_bands + 1,) of the envelope-spectrum bands (0 to ``envelope_fmax_hz``)."""
+    return _band_edges(config.n_fft, config.sample_rate, 0.0, config.envelope_fmax_hz, config.n_envelope_bands)
+
+
+def envelope_bins(config: FeatureConfig) -> np.ndarray:
+    """FFT bins (ascending, contiguous, within 1 .. n_fft/2 - 1) kept for the analytic signal.
+
+    The positive-frequency bins of the demodulation band ``[envelope_fmin_hz,
+    fmax_hz]``; the bin at Nyquist counts as negative (``scipy.fft.fftfreq``).
+    """
+    fmax = config.sample_rate / 2 if config.fmax_hz is None else config.fmax_hz
+    freqs_hz = scipy.fft.fftfreq(config.n_fft, 1.0 / config.sample_rate)
+    return np.flatnonzero((freqs_hz > 0) & (freqs_hz >= config.envelope_fmin_hz) & (freqs_hz <= fmax))
+
+
 def _band_edges(n_fft: int, sample_rate: float, fmin_hz: float, fmax_hz: float, n_bands: int) -> np.ndarray:
     """rFFT bin index edges (n_bands + 1,) of equal-width bands; every band has >= 1 bin."""
     bin_hz = sample_rate / n_fft
@@ -79,25 +101,23 @@ def window_features(config: FeatureConfig, y: np.ndarray) -> np.ndarray:
         raise FaultsynthError(f"vibration features expect a mono signal (n_samples,), got shape {y.shape}")
     if config.n_spectral_frames(y.size) < 1:
         raise FaultsynthError(f"signal of {y.size} samples is shorter than one window of {config.n_fft}")
-    sr, n_fft = config.sample_rate, config.n_fft
+    n_fft = config.n_fft
     windows = frames(y[None, :], n_fft, config.hop_length, config.center)[0]  # (w, n_fft)
     centred = windows - windows.mean(axis=1, keepdims=True)
     win = window64(n_fft)
 
     power = np.abs(scipy.fft.rfft(centred * win, axis=1)) ** 2
-    fmax = sr / 2 if config.fmax_hz is None else config.fmax_hz
-    bands = _band_means_db(power, _band_edges(n_fft, sr, config.fmin_hz, fmax, config.n_mels))
+    bands = _band_means_db(power, spectral_band_edges(config))
 
     # Analytic signal of the demodulation band: positive-frequency bins of the band, doubled.
     spectrum = scipy.fft.fft(centred, axis=1)
-    freqs_hz = scipy.fft.fftfreq(n_fft, 1.0 / sr)
-    keep = (freqs_hz > 0) & (freqs_hz >= config.envelope_fmin_hz) & (freqs_hz <= fmax)
+    keep = np.zeros(n_fft, dtype=bool)
+    keep[envelope_bins(config)] = True
     analytic = scipy.fft.ifft(np.where(keep, 2.0 * spectrum, 0.0), axis=1)
     envelope = np.abs(analytic) ** 2
     envelope -= envelope.mean(axis=1, keepdims=True)
     env_power = np.abs(scipy.fft.rfft(envelope * win, axis=1)) ** 2
-    env_bands = _band_means_db(env_power, _band_edges(n_fft, sr, 0.0, config.envelope_fmax_hz,
-                                                      config.n_envelope_bands))
+    env_bands = _band_means_db(env_power, envelope_band_edges(config))
 
     m2 = np.mean(centred ** 2, axis=1)
     m4 = np.mean(centred ** 4, axis=1)

@@ -113,3 +113,15 @@ def test_small_experiment_end_to_end_and_resume(tmp_path):
     assert not {"models/kmeans", "models/autoencoder", "eval/autoencoder"} & set(third.reused)
     bundle = json.loads((out / "models" / "autoencoder" / "bundle.json").read_text())
     assert bundle["detector_params"]["epochs"] == 2
+
+
+def test_example_specs_load_and_point_at_existing_data():
+    from pipeline.experiment import load_spec
+
+    specs = sorted(EXAMPLES.glob("*_experiment.toml"))
+    assert any(load_spec(p).source == "real" for p in specs)  # an example for the user's own recordings
+    for path in specs:
+        spec = load_spec(path)
+        if spec.source == "real":
+            assert Path(spec.real_path).is_dir() and spec.real_layout == "wav", path.name
+

@@ -88,7 +88,7 @@ def test_c_log_mel_matches_python_features(host_build, clip_files, tmp_path):
 
     for f in clip_files:
         y = np.fromfile(f, dtype="<f4")
-        _host(host_build, "logmel", f, tmp_path / "lm.f32")
+        _host(host_build, "frames", f, tmp_path / "lm.f32")
         c = np.fromfile(tmp_path / "lm.f32", dtype=np.float32).reshape(-1, TINYML.n_mels)
         py = log_mel(y, TINYML.sample_rate, n_fft=TINYML.n_fft, hop_length=TINYML.hop_length,
                      n_mels=TINYML.n_mels, center=False).T
@@ -104,7 +104,7 @@ def test_c_fft_of_a_tone_peaks_at_its_bin(host_build, tmp_path):
     k = 100
     t = np.arange(4 * n)
     (np.sin(2 * np.pi * k * t / n).astype(np.float32)).tofile(tmp_path / "tone.f32")
-    _host(host_build, "logmel", tmp_path / "tone.f32", tmp_path / "lm.f32")
+    _host(host_build, "frames", tmp_path / "tone.f32", tmp_path / "lm.f32")
     c = np.fromfile(tmp_path / "lm.f32", dtype=np.float32).reshape(-1, TINYML.n_mels)
     fb = mel_filterbank(sample_rate=sr, n_fft=n, n_mels=TINYML.n_mels)
     # Hann-windowed unit sine at an exact bin: |X[k]| = N/4, |X[k +- 1]| = N/8, every other bin 0.

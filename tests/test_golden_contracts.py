@@ -22,9 +22,9 @@ def test_per_clip_seed_is_the_seed_sequence_of_the_clip_index():
 #: sha256 of every file of a tiny dataset (fan, seed 11, one normal clip per split and one unbalance clip).
 #: Changed on purpose when sound clips got the recording chain (generators/recording.py).
 GOLDEN_DIGESTS = {
-    "fan/test/anomaly_id_00_00000000.wav": "2c04cbc349a7aecc95fafd73584d6920cb3ac7494ac613c2f26203fce8a5cf0f",
-    "fan/test/normal_id_00_00000000.wav": "bc2915d9f0c6a501cd8d40f0cfcc6570337945e5413afbe9b0787d3f3314e6cb",
-    "fan/train/normal_id_00_00000000.wav": "a93eb9690f1c0153be8bfb870bb225830b167d94094ba941b7668f5ff9d35c76",
+    "fan/test/anomaly_id_00_00000000.wav": "1646851569f36fee0351d22c6b634bd78f1aa448677d22ac1b4a7ef6039242ce",
+    "fan/test/normal_id_00_00000000.wav": "235627e081562bdf9f09587c590ec5bee70aedf278acd2b7b197ac1e0043d0c0",
+    "fan/train/normal_id_00_00000000.wav": "e631e01c55617ee22b0ac674a0c3a8cb79a37669baaf78fbdb3e4c41962ac4d1",
 }
 
 

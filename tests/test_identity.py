@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from errors import FaultsynthError
-from generators.identity import OPERATING, PER_CLIP, clip_fixed, level_of, machine_build
+from generators.identity import clip_fixed, level_of, machine_build
 from generators.registry import get_machine, machine_names, render_clip
 
 
@@ -31,7 +31,8 @@ def test_one_machine_per_id_and_different_machines_across_ids(tmp_path):
         for name in ("blades", "housing_resonance_hz", "tonal_level_db", "turbulence_corner_hz"):
             assert len({p[name] for p in params}) == 1, name  # build: one value per machine
         rpms = [p["rpm"] for p in params]
-        assert len(set(rpms)) > 1 and np.ptp(rpms) <= 2 * OPERATING["fan"]["rpm"] * max(rpms)  # operating
+        spread = {p.name: p.spread for p in get_machine("fan").declarations}["rpm"]
+        assert spread > 0 and len(set(rpms)) > 1 and np.ptp(rpms) <= 2 * spread * max(rpms)  # operating
         assert len({p["level_rms"] for p in params}) > 1  # recording: per clip
     a, b = by_id["id_00"][0], by_id["id_02"][0]
     assert a["housing_resonance_hz"] != b["housing_resonance_hz"] and a["rpm"] != b["rpm"]
@@ -75,7 +76,7 @@ def test_every_machine_keeps_its_build_across_clips_and_faults(machine):
             assert all(lo <= v <= hi for v in seen), name
         else:  # an operating value the user fixed (the known shaft speed) is not varied
             assert all(v == fixed[name] for v in seen), name
-    assert not set(build) & PER_CLIP
+    assert all(level_of(machine, name) != "recording" for name in build)
 
 
 @pytest.mark.parametrize("machine", machine_names())

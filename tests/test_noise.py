@@ -45,16 +45,17 @@ def test_unknown_colour_and_silent_noise_are_refused():
         scale_to_snr(np.ones(10), np.zeros(10), 0.0)
 
 
-def test_draw_refuses_non_numeric_values():
-    from generators.base import draw
+def test_parameter_refuses_non_numeric_values():
+    from generators.parameters import Parameter
 
+    rpm = Parameter("rpm", "shaft speed", "rpm", low=10, high=20)
     rng = np.random.default_rng(0)
     with pytest.raises(FaultsynthError, match="range of numbers"):
-        draw(rng, {"rpm": (1, "a")}, "rpm", 10, 20)
+        rpm.sample(rng, {"rpm": (1, "a")})
     with pytest.raises(FaultsynthError, match="expected a number"):
-        draw(rng, {"rpm": "fast"}, "rpm", 10, 20)
-    assert 10 <= draw(rng, {}, "rpm", 10, 20) <= 20
-    assert draw(rng, {"rpm": (15, 15)}, "rpm", 10, 20) == 15
+        rpm.sample(rng, {"rpm": "fast"})
+    assert 10 <= rpm.sample(rng, {}) <= 20
+    assert rpm.sample(rng, {"rpm": (15, 15)}) == 15
 
 
 @pytest.mark.parametrize("machine,sample_rate", [("bearing", 4000), ("gearbox", 3200), ("slider", 8000),
@@ -71,7 +72,7 @@ def test_default_frequency_ranges_fit_low_sample_rates(machine, sample_rate):
 
 
 def test_default_ranges_unchanged_at_default_rate():
-    from generators.base import below_nyquist
+    from generators.parameters import below_nyquist
 
     assert below_nyquist(1000.0, 3500.0, 12000) == (1000.0, 3500.0)
     assert below_nyquist(1500.0, 6000.0, 16000) == (1500.0, 6000.0)

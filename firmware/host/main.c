@@ -2,7 +2,8 @@
  *
  *   fs_host clip FILE.f32...        per clip: "clip <decision> <n_windows> <raw sum hex> 0"
  *                                    (raw sum: int64 for the autoencoder, double bits for k-means)
- *   fs_host logmel FILE.f32 OUT.f32 log-mel frames (frames x n_mels, float32)
+ *   fs_host frames FILE.f32 OUT.f32 per-frame features, center=False framing
+ *                                    (frames x frame_dim float32: log-mel dB or vibration)
  *   fs_host infer IN.i8 OUT          int8 vectors (n x DIM) -> autoencoder int8 outputs
  *                                    (n x DIM) or k-means window scores (n x int64)
  *   fs_host vectors IN.f32           raw feature vectors (n x DIM) as one clip:
@@ -70,10 +71,10 @@ static int open_pair(const char *in, const char *out, FILE **f, FILE **g)
     return 0;
 }
 
-static int run_logmel(const char *in, const char *out)
+static int run_frames(const char *in, const char *out)
 {
     float x[FS_N_FFT];
-    float mel[FS_N_MELS];
+    float row[FS_FRAME_DIM];
     FILE *f;
     FILE *g;
     int status = open_pair(in, out, &f, &g);
@@ -83,8 +84,8 @@ static int run_logmel(const char *in, const char *out)
     /* center=False framing: frame t = samples [t*hop, t*hop + n_fft). */
     if (fread(x, sizeof(float), FS_N_FFT, f) == FS_N_FFT) {
         for (;;) {
-            fs_logmel_frame(&g_state, x, mel);
-            fwrite(mel, sizeof(float), FS_N_MELS, g);
+            fs_frame_features(&g_state, x, row);
+            fwrite(row, sizeof(float), FS_FRAME_DIM, g);
             memmove(x, x + FS_HOP, (FS_N_FFT - FS_HOP) * sizeof(float));
             if (fread(x + FS_N_FFT - FS_HOP, sizeof(float), FS_HOP, f) != FS_HOP) {
                 break;
@@ -170,8 +171,8 @@ int main(int argc, char **argv)
         }
         return rc;
     }
-    if (argc == 4 && strcmp(argv[1], "logmel") == 0) {
-        return run_logmel(argv[2], argv[3]);
+    if (argc == 4 && strcmp(argv[1], "frames") == 0) {
+        return run_frames(argv[2], argv[3]);
     }
     if (argc == 4 && strcmp(argv[1], "infer") == 0) {
         return run_infer(argv[2], argv[3]);
@@ -182,6 +183,6 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "bench") == 0) {
         return run_bench(atol(argv[2]));
     }
-    fprintf(stderr, "usage: fs_host clip|logmel|infer|vectors|bench ...\n");
+    fprintf(stderr, "usage: fs_host clip|frames|infer|vectors|bench ...\n");
     return 2;
 }

@@ -1,5 +1,6 @@
-/* faultsynth C99 runtime: streaming log-mel front end, int8 dense autoencoder or
- * k-means scorer, clip score aggregation (mean) and threshold decision.
+/* faultsynth C99 runtime: streaming front end (log-mel for sound, or vibration
+ * features for accelerometers), int8 dense autoencoder or k-means scorer, clip
+ * score aggregation (mean) and threshold decision.
  *
  * No dynamic memory: all state lives in one fs_state (static storage is the
  * caller's choice). Model-specific sizes and tables come from the generated
@@ -8,8 +9,12 @@
  * Standardisation (mean/scale) is NOT in the TFLite graph: it is folded into the
  * per-feature input quantisation table of the C front end,
  *     q_i = clamp(floor(x_i * fs_q_gain[i] + fs_q_bias[i] + 0.5), -128, 127),
- * with x_i the raw log-mel value (dB), gain = 1 / (scale_i * s_in) and
- * bias = zero_point_in - mean_i * gain (float32 arithmetic).
+ * with x_i the raw feature value (log-mel dB, or a vibration feature), gain =
+ * 1 / (scale_i * s_in) and bias = zero_point_in - mean_i * gain (float32).
+ *
+ * Input units: the log-mel front end takes audio samples at full scale +-1;
+ * the vibration front end (FS_FEATURE_VIBRATION) takes acceleration in g, as
+ * the model was trained on (features are levels in dB re 1 g^2 and ratios).
  */
 #ifndef FS_RUNTIME_H
 #define FS_RUNTIME_H
@@ -25,8 +30,12 @@ extern "C" {
 typedef struct {
     float frame[FS_N_FFT];            /* last n_fft samples, oldest first */
     float fft[FS_N_FFT];              /* windowed frame, then interleaved spectrum */
+#if FS_FEATURE_VIBRATION
+    float aux[FS_N_FFT];              /* odd samples of the analytic signal (n_fft/2 complex) */
+#else
     float power[FS_N_FFT / 2 + 1];    /* |X|^power per bin */
-    float logmel[FS_N_FRAMES][FS_N_MELS]; /* ring of the last n_frames log-mel frames */
+#endif
+    float feat[FS_N_FRAMES][FS_FRAME_DIM]; /* ring of the last n_frames per-frame feature rows */
     int8_t qin[FS_DIM];               /* quantised feature vector */
     int8_t act[2][FS_MAX_WIDTH];      /* ping-pong activations */
     int8_t qout[FS_DIM];              /* model output (autoencoder) */
@@ -40,12 +49,19 @@ typedef struct {
 
 /* --- building blocks (exposed for tests) --- */
 
+/* In-place complex FFT (forward, e^{-i...}) of n/2 interleaved (re, im) points, n = FS_N_FFT. */
+void fs_cfft_half(float *buf);
+
 /* In-place real FFT of n = FS_N_FFT real samples. Output interleaved:
  * buf[0] = X[0].re, buf[1] = X[n/2].re, then (re, im) of X[k] for k = 1..n/2-1. */
 void fs_rfft(float *buf);
 
-/* Log-mel of one frame of FS_N_FFT samples (oldest first) into out[FS_N_MELS] (dB). */
-void fs_logmel_frame(fs_state *s, const float *samples, float *out);
+/* Features of one frame of FS_N_FFT samples (oldest first) into out[FS_FRAME_DIM]:
+ * log-mel: FS_N_MELS band levels (dB);
+ * vibration: samples in g -> FS_N_BANDS spectral band levels, FS_N_ENV_BANDS
+ * squared-envelope spectrum band levels (dB re 1 g^2), RMS (dB re 1 g),
+ * kurtosis and crest factor (see pipeline/vibration_features.py). */
+void fs_frame_features(fs_state *s, const float *samples, float *out);
 
 /* Quantise one raw feature vector x[FS_DIM] into q[FS_DIM] (standardisation folded in). */
 void fs_quantize(const float *x, int8_t *q);
@@ -68,7 +84,8 @@ int64_t fs_window_score(fs_state *s, const int8_t *q);
 
 /* --- streaming clip API --- */
 void fs_clip_begin(fs_state *s);
-/* Feed n mono samples (float, full scale +-1, at FS_SAMPLE_RATE). */
+/* Feed n mono samples at FS_SAMPLE_RATE: audio at full scale +-1 (log-mel), or
+ * acceleration in g (vibration). */
 void fs_clip_push(fs_state *s, const float *samples, uint32_t n);
 /* Feed one raw feature vector directly (bypasses the front end). */
 void fs_clip_push_vector(fs_state *s, const float *x);

@@ -1,5 +1,5 @@
 /* Streaming clip processing: framing, frame stacking, window scores, mean
- * aggregation and the threshold decision. */
+ * aggregation and the threshold decision (for either front end). */
 #include <math.h>
 #include <string.h>
 #include "fs_runtime.h"
@@ -35,16 +35,16 @@ void fs_clip_push_vector(fs_state *s, const float *x)
 static void on_frame(fs_state *s)
 {
     uint32_t slot = s->n_frames_seen % FS_N_FRAMES;
-    fs_logmel_frame(s, s->frame, s->logmel[slot]);
+    fs_frame_features(s, s->frame, s->feat[slot]);
     s->n_frames_seen++;
     if (s->n_frames_seen >= FS_N_FRAMES) {
-        /* Vector: frames t .. t+n_frames-1, frame-major (element j*n_mels + m). */
+        /* Vector: frames t .. t+n_frames-1, frame-major (element j*frame_dim + m). */
         uint32_t oldest = s->n_frames_seen % FS_N_FRAMES;
         uint32_t j, m;
         for (j = 0; j < FS_N_FRAMES; j++) {
-            const float *f = s->logmel[(oldest + j) % FS_N_FRAMES];
-            for (m = 0; m < FS_N_MELS; m++) {
-                uint32_t k = j * FS_N_MELS + m;
+            const float *f = s->feat[(oldest + j) % FS_N_FRAMES];
+            for (m = 0; m < FS_FRAME_DIM; m++) {
+                uint32_t k = j * FS_FRAME_DIM + m;
                 float v = floorf(f[m] * fs_q_gain[k] + fs_q_bias[k] + 0.5f);
                 if (v < -128.0f) {
                     v = -128.0f;

@@ -28,7 +28,7 @@ static void bit_reverse(float *a)
 }
 
 /* In-place complex FFT of FS_M interleaved points (forward, e^{-i...}). */
-static void complex_fft(float *a)
+void fs_cfft_half(float *a)
 {
     uint32_t len, i, j;
     bit_reverse(a);
@@ -55,7 +55,7 @@ static void complex_fft(float *a)
 void fs_rfft(float *buf)
 {
     uint32_t k;
-    complex_fft(buf);
+    fs_cfft_half(buf);
     {
         float z0r = buf[0], z0i = buf[1];
         buf[0] = z0r + z0i; /* X[0] */

@@ -1,10 +1,11 @@
 /* Log-mel front end matching pipeline/features.py: periodic Hann window,
- * |rfft|^power, sparse mel filterbank, (20/power) log10(mel + eps), and the
- * per-feature input quantisation (standardisation folded in). */
+ * |rfft|^power, sparse mel filterbank, (20/power) log10(mel + eps); and the
+ * per-feature input quantisation (standardisation folded in) of both front ends. */
 #include <math.h>
 #include "fs_runtime.h"
 
-void fs_logmel_frame(fs_state *s, const float *samples, float *out)
+#if !FS_FEATURE_VIBRATION
+void fs_frame_features(fs_state *s, const float *samples, float *out)
 {
     uint32_t i, m;
     for (i = 0; i < FS_N_FFT; i++) {
@@ -33,6 +34,7 @@ void fs_logmel_frame(fs_state *s, const float *samples, float *out)
         out[m] = FS_DB_SCALE * log10f(acc + FS_LOG_EPS);
     }
 }
+#endif
 
 void fs_quantize(const float *x, int8_t *q)
 {

@@ -1,230 +1,26 @@
-"""Shared machinery of the machine-sound generators (fan, pump, valve, slider, toy car, conveyor).
+"""Vectorised signal building blocks of the machine-sound generators (float32 where precision allows).
 
-:class:`AudioMachine` implements the :class:`generators.base.Machine` protocol once:
-it draws the nuisance parameters from their documented ranges, adds the fault
-parameters that severity maps to, and renders the faulty clip and the normal clip
-from the same random draws so that ``Parts.fault`` is exactly their difference.
-A machine subclass only declares its parameters and faults and writes
-``_synthesise``, which draws the stochastic parts once and renders the fault
-component directly where the fault adds to the normal sound. The remaining
-functions are vectorised signal building blocks (float32 where precision allows).
+Rotation and tone phases (:func:`cycles`, :func:`harmonics`), slow random
+fluctuations (:func:`slow_knots`, :func:`smooth`), spectrally shaped noise
+(:func:`white_spectrum`, :func:`shape` and its magnitude responses), impacts
+ringing damped modes, and event timing (:func:`nested_poisson`, :func:`crossings`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import scipy.fft
 from scipy.signal import lfilter, oaconvolve
 
-from errors import FaultsynthError
-from generators.base import (Event, FaultSpec, Fixed, Parts, below_nyquist, check_below_nyquist,
-                             check_fault, check_severity, draw)
 
 #: Hold length (samples) of the interpolation grid of :func:`smooth`.
 _HOLD = 8
 #: Samples per block where a float64 signal is reduced block by block.
 _BLOCK = 16384
-#: Peak (full scale = 1) above which the normal rendering is scaled down (headroom for faults).
-PEAK_LIMIT = 0.5
 
-
-@dataclass(frozen=True)
-class Nuisance:
-    """A nuisance parameter drawn with :func:`generators.base.draw` from ``[low, high]`` unless fixed.
-
-    ``options`` makes it a choice among values (drawn uniformly); ``integer``
-    rounds the drawn value. A user-fixed value must keep the sign of the default
-    range: positive if ``low > 0``, non-negative if ``low == 0``.
-    """
-
-    name: str
-    low: float
-    high: float
-    doc: str
-    log: bool = False
-    integer: bool = False
-    options: tuple[float, ...] = ()
-
-    def describe(self) -> str:
-        if self.options:
-            return f"{self.doc} (default: one of {', '.join(f'{o:g}' for o in self.options)})"
-        return f"{self.doc} (default: {'log-' if self.log else ''}uniform {self.low:g}..{self.high:g})"
-
-    def sample(self, rng: np.random.Generator, fixed: Fixed, sample_rate: int | None = None) -> float:
-        """Value of this parameter (consumes ``rng`` once, fixed or not).
-
-        A frequency (name ending in ``_hz``) has its default range scaled down
-        to stay below Nyquist at ``sample_rate`` (Hz).
-        """
-        if self.options:
-            choices = ", ".join(f"{o:g}" for o in self.options)
-            u = draw(rng, {}, self.name, 0.0, 1.0)
-            if self.name in fixed:
-                given = fixed[self.name]
-                try:
-                    value = float(given)
-                except (TypeError, ValueError):
-                    value = None
-                if value not in self.options:
-                    raise FaultsynthError(f"{self.name}: expected one of {choices}, got {given!r}")
-                return value
-            return float(self.options[min(int(u * len(self.options)), len(self.options) - 1)])
-        try:
-            value = self._sample_number(rng, fixed, sample_rate)
-        except FaultsynthError:
-            raise
-        except (TypeError, ValueError):
-            raise FaultsynthError(f"{self.name}: expected a number or a (low, high) range of numbers, "
-                                  f"got {fixed.get(self.name)!r}") from None
-        if (self.low > 0 and not value > 0) or (self.low == 0 and value < 0):
-            raise FaultsynthError(f"{self.name}: expected a {'positive' if self.low > 0 else 'non-negative'} "
-                                  f"value ({self.doc}), got {value!r}")
-        return value
-
-    def _sample_number(self, rng: np.random.Generator, fixed: Fixed, sample_rate: int | None) -> float:
-        if self.integer:
-            value = draw(rng, fixed, self.name, self.low - 0.5, self.high + 0.5 - 1e-9)
-            if self.name in fixed and not isinstance(fixed[self.name], (tuple, list)) \
-                    and float(fixed[self.name]) != round(float(fixed[self.name])):
-                raise FaultsynthError(f"{self.name}: expected a whole number, got {fixed[self.name]!r}")
-            value = int(round(value))
-            if value < 1:
-                raise FaultsynthError(f"{self.name}: expected a positive whole number, got {value}")
-            return value
-        low, high = below_nyquist(self.low, self.high, sample_rate) if self.name.endswith("_hz") \
-            else (self.low, self.high)
-        return draw(rng, fixed, self.name, low, high, log=self.log)
-
-
-class AudioMachine:
-    """Base of the sound generators (implements :class:`generators.base.Machine`).
-
-    Subclasses set ``name``, ``nuisance`` (tuple of :class:`Nuisance`), ``faults``
-    (name -> :class:`FaultSpec`) and implement :meth:`_fault_parameters`,
-    :meth:`_characteristic_hz` and :meth:`_synthesise`. Every machine has a
-    ``level_rms`` nuisance parameter: the RMS of the normal rendering.
-    """
-
-    name: str = ""
-    kind: str = "audio"
-    default_sample_rate: int = 16000
-    nuisance: tuple[Nuisance, ...] = ()
-    faults: Mapping[str, FaultSpec] = {}
-
-    @property
-    def parameters(self) -> dict[str, str]:
-        """Nuisance parameters the user may fix: name -> doc with unit and default range."""
-        return {p.name: p.describe() for p in self.nuisance}
-
-    # -- to implement ---------------------------------------------------------------------------
-    def _fault_parameters(self, fault: str, severity: float) -> dict[str, float]:
-        """Physical fault parameters for ``fault`` at ``severity`` (as documented in its FaultSpec)."""
-        raise NotImplementedError
-
-    def _characteristic_hz(self, params: Mapping[str, Any]) -> dict[str, float]:
-        """Characteristic frequencies (Hz) that must lie below Nyquist, by name."""
-        raise NotImplementedError
-
-    def _synthesise(self, params: Mapping[str, Any], *, n_samples: int, sample_rate: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, list[Event]]:
-        """Normal machine sound (arbitrary scale); the fault component; and the fault events.
-
-        The fault component is the faulty minus the normal rendering from the same random
-        draws (None when ``params["fault"]`` is ``"none"``).
-        """
-        raise NotImplementedError
-
-    # -- protocol -------------------------------------------------------------------------------
-    def sample_params(self, rng: np.random.Generator, *, fault: str, severity: float, fixed: Fixed,
-                      sample_rate: int | None = None) -> dict:
-        """Draw every physical parameter of one clip (the label).
-
-        Parameters
-        ----------
-        rng : numpy.random.Generator
-        fault : str
-            ``"none"`` or one of :attr:`faults`.
-        severity : float
-            0..1 (ignored when ``fault == "none"``).
-        fixed : mapping
-            User-fixed nuisance parameters: a value or a ``(low, high)`` range.
-        sample_rate : int, optional
-            Hz: default frequency ranges are scaled down to stay below Nyquist.
-
-        Returns
-        -------
-        dict
-            Nuisance parameters, fault parameters, ``fault`` and ``severity``.
-        """
-        check_fault(self, fault)
-        severity = 0.0 if fault == "none" else check_severity(severity)
-        params: dict[str, Any] = {p.name: p.sample(rng, fixed, sample_rate) for p in self.nuisance}
-        if fault != "none":
-            params.update(self._fault_parameters(fault, severity))
-            if fault == "voltage_change":  # the drawn direction of the voltage change signs the speed change
-                params["speed_change_fraction"] *= params["voltage_sign"]
-        params.update(fault=fault, severity=severity)
-        return params
-
-    def render(self, params: Mapping[str, Any], *, duration_s: float, sample_rate: int,
-               rng: np.random.Generator) -> Parts:
-        """Render the normal and fault parts of one clip.
-
-        Parameters
-        ----------
-        params : mapping
-            From :meth:`sample_params`.
-        duration_s : float
-            Clip length in seconds.
-        sample_rate : int
-            Hz.
-        rng : numpy.random.Generator
-            Drives the stochastic parts (turbulence, jitter, impact times).
-
-        Returns
-        -------
-        Parts
-            ``machine`` and ``fault``: ndarray, shape (round(duration_s*sample_rate),), float64,
-            full-scale units; ``fault`` is the faulty minus the normal rendering of the same clip.
-        """
-        if not (np.isfinite(duration_s) and duration_s > 0):
-            raise FaultsynthError(f"duration must be a positive number of seconds, got {duration_s!r}")
-        sample_rate = int(sample_rate)
-        if sample_rate <= 0:
-            raise FaultsynthError(f"sample rate must be a positive whole number of Hz, got {sample_rate!r}")
-        fault = str(params.get("fault", "none"))
-        check_fault(self, fault)
-        missing = [p.name for p in self.nuisance if p.name not in params]
-        if missing:
-            raise FaultsynthError(f"{self.name}: parameters missing {missing}: expected the dict from sample_params")
-        for name, hz in self._characteristic_hz(params).items():
-            check_below_nyquist(name, hz, sample_rate)
-        n = int(round(duration_s * sample_rate))
-        normal, fault_part, events = self._synthesise(params, n_samples=n, sample_rate=sample_rate, rng=rng)
-        gain = _level_gain(normal, float(params["level_rms"]))
-        machine = np.multiply(normal, gain, dtype=np.float64)
-        if fault == "none":
-            return Parts(machine=machine, fault=np.zeros(n))
-        return Parts(machine=machine, fault=np.multiply(fault_part, gain, dtype=np.float64), events=events)
-
-
-def _level_gain(normal: np.ndarray, level_rms: float) -> float:
-    """Gain bringing ``normal`` to ``level_rms`` RMS, lowered so that its peak stays below PEAK_LIMIT."""
-    if not (np.isfinite(level_rms) and level_rms > 0):
-        raise FaultsynthError(f"level_rms must be a positive number, got {level_rms!r}")
-    r = float(np.sqrt(np.mean(np.square(normal), dtype=np.float64))) if normal.size else 0.0
-    if not (np.isfinite(r) and r > 0):
-        raise FaultsynthError("the machine rendered silence or non-finite samples: check its parameters")
-    gain = level_rms / r
-    peak = max(float(np.max(normal)), -float(np.min(normal))) * gain
-    return gain * min(1.0, PEAK_LIMIT / peak)
-
-
-# -- building blocks ---------------------------------------------------------------------------
 
 def cycles(frequency_hz: np.ndarray | float, n_samples: int, sample_rate: int) -> np.ndarray:
     """Accumulated cycles of a rotation or tone of (time-varying) frequency.
@@ -570,20 +366,6 @@ def nested_poisson(rng: np.random.Generator, *, max_rate_hz: float, duration_s: 
 def db(x: float) -> float:
     """Amplitude ratio of ``x`` dB."""
     return float(10 ** (x / 20))
-
-
-def level_rms_nuisance(low: float = 0.05, high: float = 0.1) -> Nuisance:
-    """The ``level_rms`` parameter every machine has."""
-    return Nuisance("level_rms", low, high, "RMS of the normal machine sound, full scale = 1 "
-                    f"(lowered if its peak would exceed {PEAK_LIMIT:g})")
-
-
-def fault_spec(name: str, description: str, *parameters: str, time_localised: bool = False) -> FaultSpec:
-    """Shorthand for :class:`FaultSpec`."""
-    return FaultSpec(name=name, description=description, parameters=tuple(parameters),
-                     time_localised=time_localised)
-
-
 
 
 def impact_kernel(noise: np.ndarray, sample_rate: int, *, modes_hz: Sequence[float], decay_s: float,
