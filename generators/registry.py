@@ -10,7 +10,7 @@ from errors import FaultsynthError
 from generators.base import Machine, Rendered, check_fault, check_severity, jsonable
 from generators.noise import NOISE_COLORS, colored_noise, scale_to_snr
 from generators.parameters import Fixed, Parameter, check_fixed as check_declared, sample_all
-from generators.recording import RECORDING_PARAMETERS
+from generators.recording import RECORDING_PARAMETERS, apply_recording, record
 from generators.sensors import SENSORS
 
 #: Machine name -> "module:attribute" of its generator instance (imported on first use).
@@ -129,8 +129,6 @@ def render_clip(machine_name: str, *, fault: str, severity: float, duration_s: f
                            rng=np.random.default_rng(render_seq))
     noise = colored_noise(np.random.default_rng(noise_seq), parts.machine.size, params["noise_color"])
     if machine.kind == "audio":
-        from generators.recording import apply_recording, record
-
         machine_part = record(parts.machine, sample_rate=int(sample_rate), params=params,
                               rng=np.random.default_rng(recording_seq), fixed=fixed)
         fault_part = apply_recording(parts.fault, sample_rate=int(sample_rate), values=params, source=True)

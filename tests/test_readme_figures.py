@@ -18,10 +18,10 @@ EXPERIMENTS = {
     "bearing": {"kmeans": (0.887, {"outer_race": 0.005, "inner_race": 0.005, "ball": 0.02, "imbalance": 0.1}, 0),
                 "autoencoder": (0.905, {"outer_race": 0.005, "inner_race": 0.005, "ball": 0.02, "imbalance": 0.2},
                                 0)},
-    "fan": {"kmeans": (0.742, {"clogging": 0.5, "voltage_change": 0.5, "unbalance": 0.5}, 3),
-            "autoencoder": (0.720, {"clogging": 1.0, "voltage_change": 0.75, "unbalance": 0.5}, 2)},
-    "fan_lowband": {"kmeans": (0.705, {"unbalance": 0.5, "clogging": 0.5, "voltage_change": 0.5}, 2),
-                    "autoencoder": (0.619, {"unbalance": 1.0, "clogging": None, "voltage_change": None}, 0)},
+    "fan": {"kmeans": (0.724, {"clogging": 0.5, "voltage_change": 0.5, "unbalance": 0.75}, 6),
+            "autoencoder": (0.682, {"clogging": None, "voltage_change": 1.0, "unbalance": 0.5}, 2)},
+    "fan_lowband": {"kmeans": (0.668, {"unbalance": 0.5, "clogging": 1.0, "voltage_change": 0.5}, 4),
+                    "autoencoder": (0.617, {"unbalance": 0.75, "clogging": None, "voltage_change": None}, 0)},
 }
 
 
@@ -29,8 +29,8 @@ EXPERIMENTS = {
 BEARING_BUDGET = "flash=64KB,ram=32KB,instr=9M,auc_loss=0.01"
 
 #: README device table: AUC of the float and the int8 model of each shipped experiment's detectors.
-EXPORT_AUC = {("fan", "autoencoder"): (0.7201, 0.7294), ("fan", "kmeans"): (0.7415, 0.7414),
-              ("fan_lowband", "autoencoder"): (0.6187, 0.6259), ("fan_lowband", "kmeans"): (0.7048, 0.7035),
+EXPORT_AUC = {("fan", "autoencoder"): (0.6823, 0.7025), ("fan", "kmeans"): (0.7239, 0.7236),
+              ("fan_lowband", "autoencoder"): (0.6166, 0.6164), ("fan_lowband", "kmeans"): (0.6681, 0.6704),
               ("bearing", "autoencoder"): (0.9055, 0.9034), ("bearing", "kmeans"): (0.8868, 0.8867)}
 
 
@@ -88,7 +88,7 @@ def test_tune_on_mimii_fan_figures():
 
 
 def test_fan_experiment_with_a_different_fan_per_clip(tmp_path):
-    """README: drawing the fan's build and installation per clip gives k-means AUC 0.59 and detects nothing."""
+    """README: drawing the fan's build and installation per clip gives k-means AUC 0.52 and detects nothing."""
     from dataclasses import replace
 
     from pipeline.experiment import load_spec, run_experiment
@@ -96,6 +96,6 @@ def test_fan_experiment_with_a_different_fan_per_clip(tmp_path):
     spec = replace(load_spec(PROJECT / "examples" / "fan_experiment.toml"), per_clip=True,
                    detectors={"kmeans": {"n_clusters": 8}})
     m = run_experiment(spec, tmp_path / "fan", workers=2, progress=False).metrics["kmeans"]
-    assert m["auc"] == pytest.approx(0.590, abs=0.0015)
+    assert m["auc"] == pytest.approx(0.518, abs=0.0015)
     assert {f: v["min_detectable_severity"] for f, v in m["coverage"]["faults"].items()} == {
         "clogging": None, "unbalance": None, "voltage_change": None}
