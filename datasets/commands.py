@@ -55,6 +55,7 @@ def _print_machine_list() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from generators.recording import RECORDING_PARAMETERS
     from generators.registry import common_parameters, get_machine, machine_names
     from generators.sensors import SENSORS
 
@@ -83,6 +84,8 @@ def _print_machine_list() -> None:
                                       "clip around the machine's value, recording = per clip)", machine.declarations))
     for kind in ("vibration", "audio"):
         console.print(parameter_table(f"parameters of every {kind} machine", common_parameters(kind)))
+    console.print(parameter_table("recording chain of every audio machine (generators/recording.py)",
+                                  RECORDING_PARAMETERS))
     console.print("sensors: " + "; ".join(f"{k}: {v}" for k, v in SENSORS.items()))
     console.print("* time-localised: events.csv records each occurrence")
 

@@ -102,7 +102,8 @@ class Rendered:
         for vibration, in full-scale units (|x| <= 1) for sound.
     machine, fault, noise : ndarray, shape (n_samples,), float64
         Parts at the sensor input: normal machine signal, fault component
-        (zeros for normal clips) and background noise. With an ideal sensor
+        (zeros for normal clips) and background noise; for sound machines as
+        recorded (after :mod:`generators.recording`). With an ideal sensor
         ``signal == machine + fault + noise``.
     params : dict
         Every rendered physical parameter (JSON-serialisable): the label.

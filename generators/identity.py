@@ -87,6 +87,12 @@ def machine_build(machine: str, *, seed: int, machine_id: str, sample_rate: int,
         for p in generator.declarations:
             if p.name in params and p.name not in build and p.level != "recording":
                 build[p.name] = params[p.name]
+    if generator.kind == "audio":  # the installation: room, mounting, microphone and gain setting
+        from generators.recording import draw_recording
+
+        rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(_BUILD_TAG, number,
+                                                                                  len(generator.faults) + 1)))
+        build.update(draw_recording(rng, sample_rate=sample_rate, fixed=fixed))
     return build
 
 

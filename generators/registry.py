@@ -10,6 +10,7 @@ from errors import FaultsynthError
 from generators.base import Machine, Rendered, check_fault, check_severity
 from generators.noise import NOISE_COLORS, colored_noise, scale_to_snr
 from generators.parameters import Fixed, Parameter, check_fixed as check_declared, sample_all
+from generators.recording import RECORDING_PARAMETERS, apply_recording, record
 from generators.sensors import SENSORS
 from provenance import jsonable
 
@@ -39,8 +40,10 @@ def common_parameters(kind: str) -> tuple[Parameter, ...]:
 
 
 def declarations_of(machine: Machine) -> tuple[Parameter, ...]:
-    """Every parameter a user may fix for ``machine``: its own, then the common ones."""
-    return tuple(machine.declarations) + common_parameters(machine.kind)
+    """Every parameter a user may fix for ``machine``: its own, the common ones, and for sound
+    machines the recording chain's (:mod:`generators.recording`, drawn by ``render_clip``)."""
+    recording = RECORDING_PARAMETERS if machine.kind == "audio" else ()
+    return tuple(machine.declarations) + common_parameters(machine.kind) + recording
 
 
 def machine_names() -> list[str]:
@@ -102,6 +105,12 @@ def render_clip(machine_name: str, *, fault: str, severity: float, duration_s: f
     Returns
     -------
     Rendered
+        For sound machines (``kind == "audio"``) the clip goes through the recording chain of
+        :mod:`generators.recording` (room / mounting resonance, microphone response, gain; its
+        drawn parameters are in ``params``): ``machine``, ``fault`` and ``noise`` are then the
+        parts as recorded, before the sensor model, so that ``signal == machine + fault + noise``
+        with an ideal sensor and ``snr_db`` holds between ``machine + fault`` and ``noise``.
+        Vibration parts are at the sensor input, unchanged.
     """
     from generators.sensors import apply_sensor
 
@@ -112,19 +121,27 @@ def render_clip(machine_name: str, *, fault: str, severity: float, duration_s: f
         raise FaultsynthError(f"duration must be a positive number of seconds, got {duration_s!r}")
     machine = get_machine(machine_name)
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    sample_seq, render_seq, noise_seq, sensor_seq = seq.spawn(4)
+    # the fifth child (recording chain) leaves the first four, and so vibration clips, as they were
+    sample_seq, render_seq, noise_seq, sensor_seq, recording_seq = seq.spawn(5)
     params = sample_clip_params(machine, np.random.default_rng(sample_seq), fault=fault,
                                 severity=severity, fixed=fixed, sample_rate=int(sample_rate))
     params.update(sample_rate=int(sample_rate), duration_s=float(duration_s))
     parts = machine.render(params, duration_s=duration_s, sample_rate=int(sample_rate),
                            rng=np.random.default_rng(render_seq))
-    clean = parts.machine + parts.fault
-    noise = scale_to_snr(clean, colored_noise(np.random.default_rng(noise_seq), clean.size,
-                                              params["noise_color"]), params["snr_db"])
+    noise = colored_noise(np.random.default_rng(noise_seq), parts.machine.size, params["noise_color"])
+    if machine.kind == "audio":
+        machine_part = record(parts.machine, sample_rate=int(sample_rate), params=params,
+                              rng=np.random.default_rng(recording_seq), fixed=fixed)
+        fault_part = apply_recording(parts.fault, sample_rate=int(sample_rate), values=params, source=True)
+        noise = apply_recording(noise, sample_rate=int(sample_rate), values=params, source=False)
+    else:
+        machine_part, fault_part = parts.machine, parts.fault
+    clean = machine_part + fault_part
+    noise = scale_to_snr(clean, noise, params["snr_db"])
     clean += noise  # the sensor input; ``clean`` is not needed any more
     signal = apply_sensor(params["sensor"], clean, sample_rate=int(sample_rate),
                           rng=np.random.default_rng(sensor_seq), params=params)
-    return Rendered(signal=signal, machine=parts.machine, fault=parts.fault, noise=noise,
+    return Rendered(signal=signal, machine=machine_part, fault=fault_part, noise=noise,
                     params=jsonable(params), events=list(parts.events))
 
 

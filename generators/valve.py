@@ -4,8 +4,9 @@ Normal sound: a repeating pattern of open/close motions. Each cycle of ``cycle_s
 ``pulses_per_cycle`` pulses spread over its first ``active_fraction``; a pulse opens the valve
 and closes it ``hold_fraction`` of the pulse spacing later. Every motion is a plunger impact:
 an impulse exciting the valve body's modes (a click, mostly above 1.5 kHz); the flow through
-the open valve raises the system's flow noise. Under it runs the steady sound of the pneumatic / hydraulic
-system: flow noise with a spectral tilt, mains hum and a pump / compressor tone.
+the open valve adds jet hiss (broadband, high-passed at ``jet_cutoff_hz``). Under it runs the steady
+sound of the pneumatic / hydraulic system: low-frequency flow noise falling steeply above its corner,
+mains hum and a pump / compressor tone.
 
 Faults (time-localised: one :class:`Event` per affected motion; s = 0 renders the normal valve):
 
@@ -46,11 +47,12 @@ class Valve(AudioMachine):
         Parameter('start_s', 'time of the first motion', 's', low=0.0, high=0.8, level="recording"),
         Parameter('click_mode_hz', 'main mode of the valve body excited by the plunger', 'Hz', low=1500.0, high=5000.0, log=True),
         Parameter('click_decay_s', 'decay time constant of the click modes', 's', low=0.001, high=0.005, log=True),
-        Parameter('click_level_db', 'click peak re system-noise RMS', 'dB', low=15.0, high=27.0),
+        Parameter('click_level_db', 'click peak re system-noise RMS', 'dB', low=22.0, high=32.0),
         Parameter('close_open_ratio_db', 'close click level re open click', 'dB', low=-6.0, high=6.0),
-        Parameter('open_flow_level_db', 'system flow-noise rise while the valve is open, dB re its RMS', 'dB', low=-14.0, high=-6.0),
-        Parameter('system_corner_hz', 'corner of the system flow-noise spectrum', 'Hz', low=100.0, high=500.0, log=True),
-        Parameter('system_slope_db_per_octave', 'system flow-noise slope above the corner', 'dB/octave', low=3.0, high=6.0),
+        Parameter('open_flow_level_db', 'jet hiss RMS while the valve is open, dB re system-noise RMS', 'dB', low=-12.0, high=-2.0),
+        Parameter('jet_cutoff_hz', 'high-pass corner of the jet hiss through the open valve', 'Hz', low=800.0, high=2000.0, log=True),
+        Parameter('system_corner_hz', 'corner of the system flow-noise spectrum', 'Hz', low=100.0, high=400.0, log=True),
+        Parameter('system_slope_db_per_octave', 'system flow-noise slope above the corner', 'dB/octave', low=4.0, high=6.0),
         Parameter('mains_hz', 'mains frequency, Hz (hum at twice it)', 'Hz', options=(50.0, 60.0)),
         Parameter('hum_level_db', 'mains hum level re system-noise RMS', 'dB', low=-15.0, high=0.0),
         Parameter('system_tone_hz', 'pump / compressor tone of the system', 'Hz', low=150.0, high=1200.0, log=True),
@@ -91,6 +93,7 @@ class Valve(AudioMachine):
         fault = str(p.get("fault", "none"))
 
         flow_spec = white_spectrum(rng, n)
+        jet_spec = white_spectrum(rng, n)
         fluct = slow_knots(rng, n, sr, bandwidth_hz=0.5)
         phases = rng.uniform(0, 2 * np.pi, 4)
         click_noise = rng.standard_normal(int(0.2 * sr) + 1)
@@ -106,13 +109,16 @@ class Valve(AudioMachine):
                     * highpass(f, cutoff_hz=20.0))
         flow_mag /= np.sqrt(np.mean(flow_mag**2))
         flow = shape(flow_spec, flow_mag, n, overwrite=True)
-        del flow_spec, f, flow_mag
-        # flow through the open valve raises the system flow noise
-        open_flow = db(p["open_flow_level_db"])
+        # the jet through the open valve: hiss high-passed at jet_cutoff_hz (orifice flow noise peaks in kHz)
+        jet_mag = highpass(f, cutoff_hz=p["jet_cutoff_hz"], order=2) * tilt(f, corner_hz=4000.0,
+                                                                           slope_db_per_octave=6.0)
+        jet_mag *= np.float32(db(p["open_flow_level_db"]) / np.sqrt(np.mean(jet_mag**2)))
+        jet = shape(jet_spec, jet_mag, n, overwrite=True)
+        del flow_spec, jet_spec, f, flow_mag, jet_mag
         gate = _open_gate(times, is_close, n, sr)
         out = smooth(fluct, n, scale=0.03, offset=1.0)
-        out += np.float32(open_flow) * gate
         out *= flow
+        out += gate * jet
         tone = harmonics(cycles(2 * p["mains_hz"], n, sr), [1.0, 0.4], phases[:2])
         tone *= np.float32(db(p["hum_level_db"]) * 1.3)
         out += tone
@@ -145,14 +151,13 @@ class Valve(AudioMachine):
             actual[affected] += shift_s
             faulty_gains = gains
 
-        # the fault component: moved or missing clicks, and the changed open-valve flow noise
+        # the fault component: moved or missing clicks, and the changed open-valve jet hiss
         moved = affected & present
         part = impacts(n, np.concatenate([actual[moved], times[affected]]),
                        np.concatenate([faulty_gains[moved], -gains[affected]]), kernel, sr)
         gate_change = _open_gate(actual[present], is_close[present], n, sr)
         gate_change -= gate
-        gate_change *= np.float32(open_flow)
-        gate_change *= flow
+        gate_change *= jet
         part += gate_change
         if fault == "contamination":
             # the stuck armature buzzes from the commanded motion until it moves (or the next command)

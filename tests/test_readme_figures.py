@@ -19,10 +19,10 @@ EXPERIMENTS = {
     "bearing": {"kmeans": (0.7746, {"outer_race": 0.005, "inner_race": 0.02, "ball": 0.1, "imbalance": 0.1}, 3),
                 "autoencoder": (0.7930, {"outer_race": 0.01, "inner_race": 0.02, "ball": 0.1, "imbalance": 0.1},
                                 0)},
-    "fan": {"kmeans": (0.724, {"clogging": 0.5, "voltage_change": 0.5, "unbalance": 0.75}, 4),
-            "autoencoder": (0.684, {"clogging": 1.0, "voltage_change": 1.0, "unbalance": 0.5}, 4)},
-    "fan_lowband": {"kmeans": (0.727, {"unbalance": 0.25, "clogging": 0.5, "voltage_change": 0.5}, 2),
-                    "autoencoder": (0.653, {"unbalance": 0.75, "clogging": None, "voltage_change": None}, 0)},
+    "fan": {"kmeans": (0.724, {"clogging": 0.5, "voltage_change": 0.5, "unbalance": 0.75}, 6),
+            "autoencoder": (0.682, {"clogging": None, "voltage_change": 1.0, "unbalance": 0.5}, 2)},
+    "fan_lowband": {"kmeans": (0.668, {"unbalance": 0.5, "clogging": 1.0, "voltage_change": 0.5}, 4),
+                    "autoencoder": (0.617, {"unbalance": 0.75, "clogging": None, "voltage_change": None}, 0)},
 }
 
 
@@ -30,8 +30,8 @@ EXPERIMENTS = {
 BEARING_BUDGET = "flash=64KB,ram=32KB,instr=9M,auc_loss=0.01"
 
 #: README device table: AUC of the float and the int8 model of each shipped experiment's detectors.
-EXPORT_AUC = {("fan", "autoencoder"): (0.6841, 0.6972), ("fan", "kmeans"): (0.7242, 0.7239),
-              ("fan_lowband", "autoencoder"): (0.6530, 0.6640), ("fan_lowband", "kmeans"): (0.7272, 0.7271),
+EXPORT_AUC = {("fan", "autoencoder"): (0.6823, 0.7025), ("fan", "kmeans"): (0.7239, 0.7236),
+              ("fan_lowband", "autoencoder"): (0.6166, 0.6164), ("fan_lowband", "kmeans"): (0.6681, 0.6704),
               ("bearing", "autoencoder"): (0.7930, 0.7908), ("bearing", "kmeans"): (0.7746, 0.7758)}
 
 
@@ -89,7 +89,7 @@ def test_tune_on_mimii_fan_figures():
 
 
 def test_fan_experiment_with_a_different_fan_per_clip(tmp_path):
-    """README: drawing the fan's build per clip (the old behaviour) gives k-means AUC 0.66, nothing below 0.75."""
+    """README: drawing the fan's build and installation per clip gives k-means AUC 0.52 and detects nothing."""
     from dataclasses import replace
 
     from pipeline.experiment import load_spec, run_experiment
@@ -97,9 +97,9 @@ def test_fan_experiment_with_a_different_fan_per_clip(tmp_path):
     spec = replace(load_spec(PROJECT / "examples" / "fan_experiment.toml"), per_clip=True,
                    detectors={"kmeans": {"n_clusters": 8}})
     m = run_experiment(spec, tmp_path / "fan", workers=2, progress=False).metrics["kmeans"]
-    assert m["auc"] == pytest.approx(0.661, abs=0.0015)
+    assert m["auc"] == pytest.approx(0.518, abs=0.0015)
     assert {f: v["min_detectable_severity"] for f, v in m["coverage"]["faults"].items()} == {
-        "clogging": 0.75, "unbalance": 0.75, "voltage_change": 0.75}
+        "clogging": None, "unbalance": None, "voltage_change": None}
 
 
 def test_cwru_synthetic_to_real_figures():
