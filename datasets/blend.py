@@ -40,7 +40,7 @@ mixed_training_set
     the ``source`` column. The ``mix --real ... --synthetic ...`` command
     copies the chosen clips (decoded, float32 WAV) into a new dataset.
 
-All three write a dataset in the DESIGN.md layout (WAVs, and ``manifest.csv``
+All three write a dataset in the layout ``synth`` writes (WAVs, and ``manifest.csv``
 and ``dataset.json`` in ``.faultsynth/``) into a hidden staging folder beside
 ``out`` (:func:`datasets.output_folder.replaced_folder`), renamed to ``out``
 only when everything succeeded, so a failure leaves nothing half-written and

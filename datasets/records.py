@@ -9,7 +9,7 @@ from typing import Any
 
 from errors import FaultsynthError
 
-#: manifest.csv columns, in order (DESIGN.md contract); extra columns may follow.
+#: manifest.csv columns, in order (the README's dataset contract); extra columns may follow.
 MANIFEST_COLUMNS = ("path", "split", "machine", "machine_id", "label", "fault", "severity", "source",
                     "seed", "sample_rate", "duration_s", "channels", "params", "sha256")
 

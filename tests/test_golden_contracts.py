@@ -10,7 +10,7 @@ from datasets.synth import SynthConfig, clip_seed, synthesize
 
 
 def test_per_clip_seed_is_the_seed_sequence_of_the_clip_index():
-    """README/DESIGN: the per-clip seed comes from SeedSequence(seed, spawn_key=(index,)): two 32-bit words
+    """README: the per-clip seed comes from SeedSequence(seed, spawn_key=(index,)): two 32-bit words
     w0, w1 of its state, combined as (w0 << 31) ^ w1 (a 63-bit integer)."""
     for root, index in ((0, 0), (7, 3), (123, 9999)):
         w0, w1 = np.random.SeedSequence(root, spawn_key=(index,)).generate_state(2, np.uint32)
