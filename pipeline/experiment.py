@@ -364,6 +364,19 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, workers: int = 
     -------
     ExperimentResult
     """
+    from datasets.output_folder import check_output_path, folder_lock
+
+    out = Path(out_dir)
+    check_output_path(out)
+    with folder_lock(out):  # one run per folder; the kernel frees the lock if this run dies
+        if out.is_dir() and any(out.iterdir()) and not (out / STAGES_DIR).is_dir():
+            raise FaultsynthError(f"{out} holds something else (no {STAGES_DIR}): choose a new folder for the "
+                                  "experiment")
+        return _run_experiment(spec, out, workers=workers, progress=progress)
+
+
+def _run_experiment(spec: ExperimentSpec, out: Path, *, workers: int, progress: bool) -> ExperimentResult:
+    """:func:`run_experiment` inside the folder lock."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from datasets.loaders import load_records
@@ -372,7 +385,6 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, workers: int = 
     from pipeline.evaluate import evaluate_bundle, select_evaluation, write_evaluation
     from pipeline.training import load_bundle, train_bundle
 
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stages = _Stages(out)
     timings: dict[str, float] = {}

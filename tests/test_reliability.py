@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT, run_cli
+from errors import FaultsynthError
 from datasets.manifest import META_DIR
 from test_training import write_toy_dataset
 
@@ -261,3 +262,24 @@ def test_failed_export_and_firmware_leave_no_partial_files(tmp_path, toy, kmeans
 def cli_fails(result) -> bool:
     """Exit status 2 with an `error:` line and no traceback."""
     return result.returncode == 2 and result.stderr.startswith("error:") and "Traceback" not in result.stderr
+
+
+def test_experiment_and_tune_refuse_a_second_run_and_a_foreign_folder(tmp_path):
+    from datasets.output_folder import folder_lock
+    from pipeline.experiment import load_spec, run_experiment
+    from pipeline.tune import TuneConfig, run_tune
+
+    spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "fan_experiment.toml")
+    out = tmp_path / "run"
+    with folder_lock(out):  # another run holds the folder
+        with pytest.raises(FaultsynthError, match="another run is writing"):
+            run_experiment(spec, out, progress=False)
+        with pytest.raises(FaultsynthError, match="another run is writing"):
+            run_tune(["nothing.wav"], TuneConfig(machine="fan"), out, progress=False)
+    out.mkdir(exist_ok=True)
+    (out / "notes.txt").write_text("a user's file\n")
+    with pytest.raises(FaultsynthError, match="holds something else"):
+        run_experiment(spec, out, progress=False)
+    with pytest.raises(FaultsynthError, match="holds something else"):
+        run_tune(["nothing.wav"], TuneConfig(machine="fan"), out, progress=False)
+    assert (out / "notes.txt").read_text() == "a user's file\n"
