@@ -67,9 +67,11 @@ def firmware(
     """Build the C runtime for host and Cortex-M4 (QEMU), run both on clips and compare with Python."""
     import shutil
 
+    from datasets.limits import check_int
     from datasets.output_folder import check_output_path, folder_lock
     from pipeline.firmware_build import run_firmware
 
+    check_int("--max-clips", max_clips, (1, 10_000))
     check_output_path(out)
     with folder_lock(out):
         created = not out.exists()

@@ -145,6 +145,12 @@ class TuneConfig:
             raise FaultsynthError(f"unknown detectors {unknown}: expected some of {', '.join(DETECTORS)}")
         if isinstance(self.ae_epochs, bool) or not isinstance(self.ae_epochs, int) or self.ae_epochs < 1:
             raise FaultsynthError(f"autoencoder epochs must be a whole number >= 1, got {self.ae_epochs!r}")
+        from datasets.limits import DURATION_S, SEED, check_float, check_int
+
+        check_float("segment length", self.segment_s, DURATION_S, "s")
+        check_int("folds", self.folds, (2, 100))
+        check_int("seed", self.seed, SEED)
+        check_int("autoencoder epochs", self.ae_epochs, (1, 10_000))
         object.__setattr__(self, "faults", faults)
         object.__setattr__(self, "severities", tuple(float(s) for s in self.severities))
         object.__setattr__(self, "fixed", dict(self.fixed))

@@ -283,3 +283,16 @@ def test_experiment_and_tune_refuse_a_second_run_and_a_foreign_folder(tmp_path):
     with pytest.raises(FaultsynthError, match="holds something else"):
         run_tune(["nothing.wav"], TuneConfig(machine="fan"), out, progress=False)
     assert (out / "notes.txt").read_text() == "a user's file\n"
+
+
+def test_tune_and_firmware_numbers_are_bounded(tmp_path):
+    from pipeline.tune import TuneConfig
+
+    for bad in ({"folds": 10**6}, {"segment_s": 1e9}, {"seed": -1}, {"ae_epochs": 10**9}):
+        with pytest.raises(FaultsynthError, match="must be a"):
+            TuneConfig(machine="fan", **bad)
+    result = run_cli("firmware", "--export", str(tmp_path), "--clips", str(tmp_path), "--out", str(tmp_path / "f"),
+                     "--max-clips", "0")
+    assert result.returncode != 0 and "--max-clips must be a whole number in 1..10000" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "f").exists()
+
