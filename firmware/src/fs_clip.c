@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 #include "fs_runtime.h"
+#include "fs_quant.h"
 
 void fs_clip_begin(fs_state *s)
 {
@@ -45,13 +46,7 @@ static void on_frame(fs_state *s)
             const float *f = s->feat[(oldest + j) % FS_N_FRAMES];
             for (m = 0; m < FS_FRAME_DIM; m++) {
                 uint32_t k = j * FS_FRAME_DIM + m;
-                float v = floorf(f[m] * fs_q_gain[k] + fs_q_bias[k] + 0.5f);
-                if (v < -128.0f) {
-                    v = -128.0f;
-                } else if (v > 127.0f) {
-                    v = 127.0f;
-                }
-                s->qin[k] = (int8_t)v;
+                s->qin[k] = fs_quantize_one(f[m], fs_q_gain[k], fs_q_bias[k]);
             }
         }
         score_vector(s, s->qin);

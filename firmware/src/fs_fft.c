@@ -1,14 +1,38 @@
 /* Radix-2 real FFT: a complex FFT of n/2 points on the even/odd-interleaved
  * input, then the split step. Twiddles come from the generated table
- * fs_twiddle[2k] = cos(2 pi k / n), fs_twiddle[2k+1] = sin(2 pi k / n), k < n/2. */
+ * fs_twiddle[2k] = cos(2 pi k / n), fs_twiddle[2k+1] = sin(2 pi k / n), k < n/2.
+ *
+ * The decimation-in-time stages run two at a time (radix 2^2): each point is
+ * loaded and stored once per pair of stages, with exactly the radix-2
+ * butterflies' arithmetic, so results are bit for bit those of one stage at a
+ * time. Twiddle W = 1 (j = 0) skips its multiplications (only the sign of a
+ * zero could differ). */
 #include "fs_runtime.h"
 
 #define FS_M (FS_N_FFT / 2)
+#define FS_LOG2_M (FS_LOG2_N_FFT - 1)
+
+/* Index i (< FS_M) with its FS_LOG2_M bits reversed. */
+static uint32_t reverse_bits(uint32_t i)
+{
+#if defined(__ARM_FEATURE_DSP) && FS_LOG2_M > 0
+    uint32_t r;
+    __asm__("rbit %0, %1" : "=r"(r) : "r"(i)); /* one instruction on the Cortex-M4 */
+    return r >> (32 - FS_LOG2_M);
+#else
+    uint32_t r = 0, b;
+    for (b = 0; b < FS_LOG2_M; b++) {
+        r = (r << 1) | ((i >> b) & 1u);
+    }
+    return r;
+#endif
+}
 
 static void bit_reverse(float *a)
 {
-    uint32_t i, j = 0;
+    uint32_t i;
     for (i = 0; i < FS_M; i++) {
+        uint32_t j = reverse_bits(i);
         if (i < j) {
             float tr = a[2 * i], ti = a[2 * i + 1];
             a[2 * i] = a[2 * j];
@@ -16,40 +40,131 @@ static void bit_reverse(float *a)
             a[2 * j] = tr;
             a[2 * j + 1] = ti;
         }
-        {
-            uint32_t bit = FS_M >> 1;
-            while (bit != 0u && (j & bit) != 0u) {
-                j ^= bit;
-                bit >>= 1;
-            }
-            j |= bit;
+    }
+}
+
+/* (tr, ti) = W z for W = c - i s, (c, s) = (cos, sin) from the table: (c zr + s zi, c zi - s zr),
+ * bit for bit what multiplying by (c, -s) gives (negation is exact). */
+#define FS_CMUL(c, s, zr, zi, tr, ti) \
+    do {                              \
+        (tr) = (c) * (zr) + (s) * (zi); \
+        (ti) = (c) * (zi) - (s) * (zr); \
+    } while (0)
+
+/* One radix-2 stage of butterflies of span `half` (groups of 2 half points). */
+static void stage2(float *a, uint32_t half)
+{
+    uint32_t i, j, tw_step = FS_N_FFT / (2u * half);
+    for (i = 0; i < FS_M; i += 2u * half) {
+        float *p = a + 2 * i, *q = a + 2 * (i + half);
+        float tr = q[0], ti = q[1];
+        q[0] = p[0] - tr;
+        q[1] = p[1] - ti;
+        p[0] += tr;
+        p[1] += ti;
+    }
+    for (j = 1; j < half; j++) {
+        const float wc = fs_twiddle[2 * j * tw_step], ws = fs_twiddle[2 * j * tw_step + 1];
+        for (i = j; i < FS_M; i += 2u * half) {
+            float *p = a + 2 * i, *q = a + 2 * (i + half);
+            float tr, ti;
+            FS_CMUL(wc, ws, q[0], q[1], tr, ti);
+            q[0] = p[0] - tr;
+            q[1] = p[1] - ti;
+            p[0] += tr;
+            p[1] += ti;
         }
+    }
+}
+
+/* Two radix-2 stages, spans h and 2h, on groups of 4h points: points a, b, c, d at offsets 0, h,
+ * 2h, 3h; the first stage pairs (a, b) and (c, d) with W = e^{-2 pi i j / 2h}, the second (a, c)
+ * with V = e^{-2 pi i j / 4h} and (b, d) with U = e^{-2 pi i (j + h) / 4h} (= -i V, read from the
+ * table as the one-stage-at-a-time FFT does). */
+static void stage4(float *a, uint32_t h)
+{
+    uint32_t i, j, step1 = FS_N_FFT / (2u * h), step2 = step1 / 2u;
+    const float uc0 = fs_twiddle[2 * h * step2], us0 = fs_twiddle[2 * h * step2 + 1];
+    /* j = 0: W = V = 1. */
+    for (i = 0; i < FS_M; i += 4u * h) {
+        float *pa = a + 2 * i, *pb = pa + 2 * h, *pc = pb + 2 * h, *pd = pc + 2 * h;
+        float ar = pa[0], ai = pa[1], br = pb[0], bi = pb[1], cr = pc[0], ci = pc[1], dr = pd[0], di = pd[1];
+        float tr, ti;
+        float er = ar - br, ei = ai - bi, fr = cr - dr, fi = ci - di;
+        ar += br;
+        ai += bi;
+        cr += dr;
+        ci += di;
+        pa[0] = ar + cr;
+        pa[1] = ai + ci;
+        pc[0] = ar - cr;
+        pc[1] = ai - ci;
+        FS_CMUL(uc0, us0, fr, fi, tr, ti);
+        pb[0] = er + tr;
+        pb[1] = ei + ti;
+        pd[0] = er - tr;
+        pd[1] = ei - ti;
+    }
+    for (j = 1; j < h; j++) {
+        const float wc = fs_twiddle[2 * j * step1], ws = fs_twiddle[2 * j * step1 + 1];
+        const float vc = fs_twiddle[2 * j * step2], vs = fs_twiddle[2 * j * step2 + 1];
+        const float uc = fs_twiddle[2 * (j + h) * step2], us = fs_twiddle[2 * (j + h) * step2 + 1];
+        for (i = j; i < FS_M; i += 4u * h) {
+            float *pa = a + 2 * i, *pb = pa + 2 * h, *pc = pb + 2 * h, *pd = pc + 2 * h;
+            float ar = pa[0], ai = pa[1], cr = pc[0], ci = pc[1], br, bi, dr, di, tr, ti;
+            FS_CMUL(wc, ws, pb[0], pb[1], tr, ti);
+            br = ar - tr;
+            bi = ai - ti;
+            ar += tr;
+            ai += ti;
+            FS_CMUL(wc, ws, pd[0], pd[1], tr, ti);
+            dr = cr - tr;
+            di = ci - ti;
+            cr += tr;
+            ci += ti;
+            FS_CMUL(vc, vs, cr, ci, tr, ti);
+            pa[0] = ar + tr;
+            pa[1] = ai + ti;
+            pc[0] = ar - tr;
+            pc[1] = ai - ti;
+            FS_CMUL(uc, us, dr, di, tr, ti);
+            pb[0] = br + tr;
+            pb[1] = bi + ti;
+            pd[0] = br - tr;
+            pd[1] = bi - ti;
+        }
+    }
+}
+
+/* The butterfly stages of the complex FFT of FS_M points in bit-reversed order. */
+static void butterflies(float *a)
+{
+    uint32_t half = 1;
+#if FS_LOG2_M % 2 == 1
+    stage2(a, 1);
+    half = 2;
+#endif
+    for (; half < FS_M; half <<= 2) {
+        stage4(a, half);
     }
 }
 
 /* In-place complex FFT of FS_M interleaved points (forward, e^{-i...}). */
 void fs_cfft_half(float *a)
 {
-    uint32_t len, i, j;
     bit_reverse(a);
-    for (len = 2; len <= FS_M; len <<= 1) {
-        uint32_t half = len >> 1;
-        uint32_t tw_step = FS_N_FFT / len; /* twiddle index step in the n-point table */
-        for (j = 0; j < half; j++) {
-            float wr = fs_twiddle[2 * j * tw_step];
-            float wi = -fs_twiddle[2 * j * tw_step + 1];
-            for (i = j; i < FS_M; i += len) {
-                float *p = a + 2 * i;
-                float *q = a + 2 * (i + half);
-                float tr = wr * q[0] - wi * q[1];
-                float ti = wr * q[1] + wi * q[0];
-                q[0] = p[0] - tr;
-                q[1] = p[1] - ti;
-                p[0] += tr;
-                p[1] += ti;
-            }
-        }
+    butterflies(a);
+}
+
+void fs_rfft_windowed(const float *x, const float *w, float *buf)
+{
+    uint32_t i;
+    for (i = 0; i < FS_M; i++) {
+        uint32_t j = reverse_bits(i);
+        buf[2 * j] = x[2 * i] * w[2 * i];
+        buf[2 * j + 1] = x[2 * i + 1] * w[2 * i + 1];
     }
+    butterflies(buf);
 }
 
 void fs_rfft(float *buf)
@@ -76,6 +191,29 @@ void fs_rfft(float *buf)
         if (m != k) {
             buf[2 * m] = er - tr;
             buf[2 * m + 1] = -(ei - ti);
+        }
+    }
+}
+
+void fs_split_power(const float *z, float *p)
+{
+    uint32_t k;
+    p[0] = (z[0] + z[1]) * (z[0] + z[1]);
+    p[FS_M] = (z[0] - z[1]) * (z[0] - z[1]);
+    for (k = 1; k <= FS_M / 2; k++) {
+        uint32_t m = FS_M - k;
+        float ar = z[2 * k], ai = z[2 * k + 1];
+        float br = z[2 * m], bi = z[2 * m + 1];
+        float er = 0.5f * (ar + br), ei = 0.5f * (ai - bi);
+        float or_ = 0.5f * (ai + bi), oi = -0.5f * (ar - br);
+        float tr, ti, xr, xi;
+        FS_CMUL(fs_twiddle[2 * k], fs_twiddle[2 * k + 1], or_, oi, tr, ti);
+        xr = er + tr;
+        xi = ei + ti;
+        p[k] = xr * xr + xi * xi;
+        if (m != k) {
+            float yr = er - tr, yi = -(ei - ti);
+            p[m] = yr * yr + yi * yi;
         }
     }
 }
