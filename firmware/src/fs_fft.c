@@ -6,8 +6,16 @@
  * loaded and stored once per pair of stages, with exactly the radix-2
  * butterflies' arithmetic, so results are bit for bit those of one stage at a
  * time. Twiddle W = 1 (j = 0) skips its multiplications (only the sign of a
- * zero could differ). */
+ * zero could differ). The windowed transform fuses the window, the bit
+ * reversal and the first stage into one pass over the samples. */
 #include "fs_runtime.h"
+
+/* Each pass of stage4 is compiled for its span (constant offsets, fewer pointers). */
+#if defined(__GNUC__)
+#define FS_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define FS_ALWAYS_INLINE inline
+#endif
 
 #define FS_M (FS_N_FFT / 2)
 #define FS_LOG2_M (FS_LOG2_N_FFT - 1)
@@ -81,7 +89,7 @@ static void stage2(float *a, uint32_t half)
  * 2h, 3h; the first stage pairs (a, b) and (c, d) with W = e^{-2 pi i j / 2h}, the second (a, c)
  * with V = e^{-2 pi i j / 4h} and (b, d) with U = e^{-2 pi i (j + h) / 4h} (= -i V, read from the
  * table as the one-stage-at-a-time FFT does). */
-static void stage4(float *a, uint32_t h)
+static FS_ALWAYS_INLINE void stage4(float *a, uint32_t h)
 {
     uint32_t i, j, step1 = FS_N_FFT / (2u * h), step2 = step1 / 2u;
     const float uc0 = fs_twiddle[2 * h * step2], us0 = fs_twiddle[2 * h * step2 + 1];
@@ -136,35 +144,52 @@ static void stage4(float *a, uint32_t h)
     }
 }
 
-/* The butterfly stages of the complex FFT of FS_M points in bit-reversed order. */
-static void butterflies(float *a)
+/* The butterfly stages after the first (span 1) of the complex FFT of FS_M points in bit-reversed
+ * order: spans 2 and 4, 8 and 16, ... two at a time, and a last single stage when their number is
+ * odd. */
+static void later_stages(float *a)
 {
-    uint32_t half = 1;
-#if FS_LOG2_M % 2 == 1
-    stage2(a, 1);
-    half = 2;
-#endif
-    for (; half < FS_M; half <<= 2) {
-        stage4(a, half);
+#define FS_PASS(h)                      \
+    if (4u * (h) <= FS_M) {             \
+        stage4(a, (h));                 \
+    } else if ((h) < FS_M) {            \
+        stage2(a, (h));                 \
     }
+    FS_PASS(2u)
+    FS_PASS(8u)
+    FS_PASS(32u)
+    FS_PASS(128u)
+    FS_PASS(512u)
+    FS_PASS(2048u)
+    FS_PASS(8192u)
+    FS_PASS(32768u)
+#undef FS_PASS
 }
 
 /* In-place complex FFT of FS_M interleaved points (forward, e^{-i...}). */
 void fs_cfft_half(float *a)
 {
     bit_reverse(a);
-    butterflies(a);
+    stage2(a, 1);
+    later_stages(a);
 }
 
 void fs_rfft_windowed(const float *x, const float *w, float *buf)
 {
+    /* Bit-reversed positions j and j + 1 hold input points i and i + M/2: window both, store their
+     * span-1 butterfly (W = 1). */
     uint32_t i;
-    for (i = 0; i < FS_M; i++) {
-        uint32_t j = reverse_bits(i);
-        buf[2 * j] = x[2 * i] * w[2 * i];
-        buf[2 * j + 1] = x[2 * i + 1] * w[2 * i + 1];
+    const float *x2 = x + FS_M, *w2 = w + FS_M;
+    for (i = 0; i < FS_M / 2; i++) {
+        float *p = buf + 2 * reverse_bits(i);
+        float pr = x[2 * i] * w[2 * i], pi = x[2 * i + 1] * w[2 * i + 1];
+        float qr = x2[2 * i] * w2[2 * i], qi = x2[2 * i + 1] * w2[2 * i + 1];
+        p[2] = pr - qr;
+        p[3] = pi - qi;
+        p[0] = pr + qr;
+        p[1] = pi + qi;
     }
-    butterflies(buf);
+    later_stages(buf);
 }
 
 void fs_rfft(float *buf)

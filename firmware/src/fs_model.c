@@ -45,6 +45,7 @@ int32_t fs_multiply_by_quantized_multiplier_single(int32_t x, int32_t multiplier
 #endif
 
 #if FS_DETECTOR_AUTOENCODER
+/* One output: requantised, offset, clamped to the activation range. */
 static inline int32_t requantize(const fs_dense_layer *L, uint32_t o, int32_t acc)
 {
     int32_t v;
@@ -62,7 +63,7 @@ static inline int32_t requantize(const fs_dense_layer *L, uint32_t o, int32_t ac
 }
 
 #if defined(__ARM_FEATURE_DSP)
-/* Cortex-M4 (DSP extension): two output rows at a time, four inputs per step. A word of four int8
+/* Cortex-M4 (DSP extension): several output rows at a time, four inputs per step. A word of four int8
  * values b0..b3 splits into the halfword pairs (b0, b2) = SXTB16(w) and (b1, b3) = SXTB16(w ror 8);
  * SMLAD adds both products of a pair to the accumulator, as CMSIS-NN's int8 kernels do. Integer
  * arithmetic is exact, so the result equals the portable loop's. */
@@ -85,23 +86,17 @@ static uint32_t sxtb16_ror8(uint32_t v)
     return r;
 }
 
-/* One output: requantised, offset, clamped. */
-static inline int8_t finish(const fs_dense_layer *L, uint32_t o, int32_t acc)
-{
-    return (int8_t)requantize(L, o, acc);
-}
-
 static void dense(const fs_dense_layer *L, const int8_t *x, int8_t *y)
 {
     const uint32_t n = L->in_dim, n4 = n & ~3u;
     const int8_t *x_end = x + n4;
     uint32_t o = 0, i;
     if (L->in_offset == 0) {
-        /* Generated tables fold in_offset * sum(w) into the bias: a plain int8 x int8 MAC.
-         * Four rows at a time share each word of inputs. */
-        for (; o + 4u <= L->out_dim; o += 4u) {
-            const int8_t *w0 = L->w + o * n, *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n, *xp = x;
-            int32_t a0 = L->bias[o], a1 = L->bias[o + 1u], a2 = L->bias[o + 2u], a3 = L->bias[o + 3u];
+        /* Generated tables fold in_offset * sum(w) into the bias: a plain int8 x int8 MAC. Three
+         * rows at a time share each word of inputs (three keep every value in a register). */
+        for (; o + 3u <= L->out_dim; o += 3u) {
+            const int8_t *w0 = L->w + o * n, *w1 = w0 + n, *w2 = w1 + n, *xp = x;
+            int32_t a0 = L->bias[o], a1 = L->bias[o + 1u], a2 = L->bias[o + 2u];
             while (xp != x_end) {
                 uint32_t xv = read_s8x4(xp), x02 = __sxtb16(xv), x13 = sxtb16_ror8(xv), v;
                 xp += 4;
@@ -117,22 +112,32 @@ static void dense(const fs_dense_layer *L, const int8_t *x, int8_t *y)
                 w2 += 4;
                 a2 = __smlad(__sxtb16(v), x02, a2);
                 a2 = __smlad(sxtb16_ror8(v), x13, a2);
-                v = read_s8x4(w3);
-                w3 += 4;
-                a3 = __smlad(__sxtb16(v), x02, a3);
-                a3 = __smlad(sxtb16_ror8(v), x13, a3);
             }
             for (i = n4; i < n; i++) {
                 a0 += (int32_t)w0[i - n4] * x[i];
                 a1 += (int32_t)w1[i - n4] * x[i];
                 a2 += (int32_t)w2[i - n4] * x[i];
-                a3 += (int32_t)w3[i - n4] * x[i];
             }
-            y[o] = finish(L, o, a0);
-            y[o + 1u] = finish(L, o + 1u, a1);
-            y[o + 2u] = finish(L, o + 2u, a2);
-            y[o + 3u] = finish(L, o + 3u, a3);
+            y[o] = (int8_t)requantize(L, o, a0);
+            y[o + 1u] = (int8_t)requantize(L, o + 1u, a1);
+            y[o + 2u] = (int8_t)requantize(L, o + 2u, a2);
         }
+        for (; o < L->out_dim; o++) {
+            const int8_t *w = L->w + o * n, *xp = x;
+            int32_t acc = L->bias[o];
+            while (xp != x_end) {
+                uint32_t xv = read_s8x4(xp), v = read_s8x4(w);
+                xp += 4;
+                w += 4;
+                acc = __smlad(__sxtb16(v), __sxtb16(xv), acc);
+                acc = __smlad(sxtb16_ror8(v), sxtb16_ror8(xv), acc);
+            }
+            for (i = n4; i < n; i++) {
+                acc += (int32_t)w[i - n4] * x[i];
+            }
+            y[o] = (int8_t)requantize(L, o, acc);
+        }
+        return;
     }
     for (; o < L->out_dim; o++) {
         const int8_t *w = L->w + o * n;
@@ -140,7 +145,7 @@ static void dense(const fs_dense_layer *L, const int8_t *x, int8_t *y)
         for (i = 0; i < n; i++) {
             acc += (int32_t)w[i] * ((int32_t)x[i] + L->in_offset);
         }
-        y[o] = finish(L, o, acc);
+        y[o] = (int8_t)requantize(L, o, acc);
     }
 }
 #else
