@@ -56,6 +56,19 @@ void fs_cfft_half(float *buf);
  * buf[0] = X[0].re, buf[1] = X[n/2].re, then (re, im) of X[k] for k = 1..n/2-1. */
 void fs_rfft(float *buf);
 
+/* Windowed real FFT, first half: buf[i] (interleaved, bit-reversed order) = x[i] * w[i], then the
+ * butterflies; buf ends as the complex FFT Z of n/2 points that fs_rfft splits. Same values as
+ * multiplying by the window and calling fs_cfft_half, without the separate passes. */
+void fs_rfft_windowed(const float *x, const float *w, float *buf);
+
+/* Split step of fs_rfft fused with |X[k]|^2: p[k], k = 0..n/2, from the half-size spectrum z of
+ * fs_rfft_windowed (bit for bit the squares of fs_rfft's output). */
+void fs_split_power(const float *z, float *p);
+
+/* log10(x) within 1e-6 absolute of the exact value for normal x > 0 (-inf at 0, NaN below); the
+ * front ends' levels use it instead of libm's log10f, for the same result on every target. */
+float fs_log10(float x);
+
 /* Features of one frame of FS_N_FFT samples (oldest first) into out[FS_FRAME_DIM]:
  * log-mel: FS_N_MELS band levels (dB);
  * vibration: samples in g -> FS_N_BANDS spectral band levels, FS_N_ENV_BANDS

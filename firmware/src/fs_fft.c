@@ -2,12 +2,11 @@
  * input, then the split step. Twiddles come from the generated table
  * fs_twiddle[2k] = cos(2 pi k / n), fs_twiddle[2k+1] = sin(2 pi k / n), k < n/2.
  *
- * The decimation-in-time stages run two at a time (radix 2^2): each point is
- * loaded and stored once per pair of stages, with exactly the radix-2
- * butterflies' arithmetic, so results are bit for bit those of one stage at a
- * time. Twiddle W = 1 (j = 0) skips its multiplications (only the sign of a
- * zero could differ). The windowed transform fuses the window, the bit
- * reversal and the first stage into one pass over the samples. */
+ * After the first stage, the decimation-in-time stages run two at a time
+ * (radix 4 on the radix-2 bit-reversed order): each point is loaded and stored
+ * once per pair of stages, with three complex multiplications per four points.
+ * The windowed transform fuses the window, the bit reversal and the first
+ * stage into one pass over the samples. */
 #include "fs_runtime.h"
 
 /* Each pass of stage4 is compiled for its span (constant offsets, fewer pointers). */
@@ -85,67 +84,67 @@ static void stage2(float *a, uint32_t half)
     }
 }
 
-/* Two radix-2 stages, spans h and 2h, on groups of 4h points: points a, b, c, d at offsets 0, h,
- * 2h, 3h; the first stage pairs (a, b) and (c, d) with W = e^{-2 pi i j / 2h}, the second (a, c)
- * with V = e^{-2 pi i j / 4h} and (b, d) with U = e^{-2 pi i (j + h) / 4h} (= -i V, read from the
- * table as the one-stage-at-a-time FFT does). */
+/* Twiddle e^{-2 pi i m / n} as (cos, sin) for 0 <= m < n: the table covers m < n/2, and
+ * e^{-2 pi i (m + n/2) / n} = -e^{-2 pi i m / n}. */
+static FS_ALWAYS_INLINE void twiddle(uint32_t m, float *c, float *s)
+{
+    if (m < FS_M) {
+        *c = fs_twiddle[2 * m];
+        *s = fs_twiddle[2 * m + 1];
+    } else {
+        *c = -fs_twiddle[2 * (m - FS_M)];
+        *s = -fs_twiddle[2 * (m - FS_M) + 1];
+    }
+}
+
+/* Radix-4 butterfly of t0, t2, t1, t3 (already multiplied by their twiddles) into pa..pd:
+ * q = 0: u0 + u2, q = 1: u1 - i u3, q = 2: u0 - u2, q = 3: u1 + i u3, with u0 = t0 + t2,
+ * u1 = t0 - t2, u2 = t1 + t3, u3 = t1 - t3. */
+static FS_ALWAYS_INLINE void radix4(float *pa, float *pb, float *pc, float *pd, float t0r, float t0i,
+                                    float t2r, float t2i, float t1r, float t1i, float t3r, float t3i)
+{
+    float u0r = t0r + t2r, u0i = t0i + t2i, u1r = t0r - t2r, u1i = t0i - t2i;
+    float u2r = t1r + t3r, u2i = t1i + t3i, u3r = t1r - t3r, u3i = t1i - t3i;
+    pa[0] = u0r + u2r;
+    pa[1] = u0i + u2i;
+    pc[0] = u0r - u2r;
+    pc[1] = u0i - u2i;
+    pb[0] = u1r + u3i;
+    pb[1] = u1i - u3r;
+    pd[0] = u1r - u3i;
+    pd[1] = u1i + u3r;
+}
+
+/* Two stages at once (radix 4), spans h and 2h, on groups of 4h points. In bit-reversed order the
+ * points at offsets 0, h, 2h, 3h of a group hold the size-h transforms of the samples 4t + r for
+ * r = 0, 2, 1, 3; with W = e^{-2 pi i / 4h}, t_r = W^{r j} times them, output q (offset q h) is
+ * sum_r (-i)^{r q} t_r: three complex multiplications per four points instead of four. */
 static FS_ALWAYS_INLINE void stage4(float *a, uint32_t h)
 {
-    uint32_t i, j, step1 = FS_N_FFT / (2u * h), step2 = step1 / 2u;
-    const float uc0 = fs_twiddle[2 * h * step2], us0 = fs_twiddle[2 * h * step2 + 1];
-    /* j = 0: W = V = 1. */
-    for (i = 0; i < FS_M; i += 4u * h) {
+    const uint32_t step = FS_N_FFT / (4u * h); /* table index of W^1 */
+    uint32_t i, j;
+    for (i = 0; i < FS_M; i += 4u * h) { /* j = 0: every W^{r j} = 1 */
         float *pa = a + 2 * i, *pb = pa + 2 * h, *pc = pb + 2 * h, *pd = pc + 2 * h;
-        float ar = pa[0], ai = pa[1], br = pb[0], bi = pb[1], cr = pc[0], ci = pc[1], dr = pd[0], di = pd[1];
-        float tr, ti;
-        float er = ar - br, ei = ai - bi, fr = cr - dr, fi = ci - di;
-        ar += br;
-        ai += bi;
-        cr += dr;
-        ci += di;
-        pa[0] = ar + cr;
-        pa[1] = ai + ci;
-        pc[0] = ar - cr;
-        pc[1] = ai - ci;
-        FS_CMUL(uc0, us0, fr, fi, tr, ti);
-        pb[0] = er + tr;
-        pb[1] = ei + ti;
-        pd[0] = er - tr;
-        pd[1] = ei - ti;
+        radix4(pa, pb, pc, pd, pa[0], pa[1], pb[0], pb[1], pc[0], pc[1], pd[0], pd[1]);
     }
     for (j = 1; j < h; j++) {
-        const float wc = fs_twiddle[2 * j * step1], ws = fs_twiddle[2 * j * step1 + 1];
-        const float vc = fs_twiddle[2 * j * step2], vs = fs_twiddle[2 * j * step2 + 1];
-        const float uc = fs_twiddle[2 * (j + h) * step2], us = fs_twiddle[2 * (j + h) * step2 + 1];
+        float c1, s1, c2, s2, c3, s3;
+        twiddle(j * step, &c1, &s1);
+        twiddle(2u * j * step, &c2, &s2);
+        twiddle(3u * j * step, &c3, &s3);
         for (i = j; i < FS_M; i += 4u * h) {
             float *pa = a + 2 * i, *pb = pa + 2 * h, *pc = pb + 2 * h, *pd = pc + 2 * h;
-            float ar = pa[0], ai = pa[1], cr = pc[0], ci = pc[1], br, bi, dr, di, tr, ti;
-            FS_CMUL(wc, ws, pb[0], pb[1], tr, ti);
-            br = ar - tr;
-            bi = ai - ti;
-            ar += tr;
-            ai += ti;
-            FS_CMUL(wc, ws, pd[0], pd[1], tr, ti);
-            dr = cr - tr;
-            di = ci - ti;
-            cr += tr;
-            ci += ti;
-            FS_CMUL(vc, vs, cr, ci, tr, ti);
-            pa[0] = ar + tr;
-            pa[1] = ai + ti;
-            pc[0] = ar - tr;
-            pc[1] = ai - ti;
-            FS_CMUL(uc, us, dr, di, tr, ti);
-            pb[0] = br + tr;
-            pb[1] = bi + ti;
-            pd[0] = br - tr;
-            pd[1] = bi - ti;
+            float t1r, t1i, t2r, t2i, t3r, t3i;
+            FS_CMUL(c2, s2, pb[0], pb[1], t2r, t2i);
+            FS_CMUL(c1, s1, pc[0], pc[1], t1r, t1i);
+            FS_CMUL(c3, s3, pd[0], pd[1], t3r, t3i);
+            radix4(pa, pb, pc, pd, pa[0], pa[1], t2r, t2i, t1r, t1i, t3r, t3i);
         }
     }
 }
 
 /* The butterfly stages after the first (span 1) of the complex FFT of FS_M points in bit-reversed
- * order: spans 2 and 4, 8 and 16, ... two at a time, and a last single stage when their number is
+ * order: spans 2 and 4, 8 and 16, ... two at a time, and a last radix-2 stage when their number is
  * odd. */
 static void later_stages(float *a)
 {

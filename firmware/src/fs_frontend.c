@@ -24,7 +24,7 @@ void fs_frame_features(fs_state *s, const float *samples, float *out)
         for (i = 0; i < len; i++) {
             acc += wt[i] * p[i];
         }
-        out[m] = FS_DB_SCALE * log10f(acc + FS_LOG_EPS);
+        out[m] = FS_DB_SCALE * fs_log10(acc + FS_LOG_EPS);
     }
 }
 #endif
