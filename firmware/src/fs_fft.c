@@ -173,20 +173,24 @@ void fs_cfft_half(float *a)
     later_stages(a);
 }
 
+/* Window input points i and i + M/2 (x and w point at point i), store their span-1 butterfly (W = 1)
+ * at bit-reversed positions j and j + 1 (in bit-reversed order they are neighbours). */
+static FS_ALWAYS_INLINE void load_pair(const float *x, const float *w, float *p)
+{
+    float pr = x[0] * w[0], pi = x[1] * w[1];
+    float qr = x[FS_M] * w[FS_M], qi = x[FS_M + 1] * w[FS_M + 1];
+    p[2] = pr - qr;
+    p[3] = pi - qi;
+    p[0] = pr + qr;
+    p[1] = pi + qi;
+}
+
 void fs_rfft_windowed(const float *x, const float *w, float *buf)
 {
-    /* Bit-reversed positions j and j + 1 hold input points i and i + M/2: window both, store their
-     * span-1 butterfly (W = 1). */
     uint32_t i;
-    const float *x2 = x + FS_M, *w2 = w + FS_M;
-    for (i = 0; i < FS_M / 2; i++) {
-        float *p = buf + 2 * reverse_bits(i);
-        float pr = x[2 * i] * w[2 * i], pi = x[2 * i + 1] * w[2 * i + 1];
-        float qr = x2[2 * i] * w2[2 * i], qi = x2[2 * i + 1] * w2[2 * i + 1];
-        p[2] = pr - qr;
-        p[3] = pi - qi;
-        p[0] = pr + qr;
-        p[1] = pi + qi;
+    for (i = 0; i < FS_M / 2; i += 2u) { /* FS_M / 2 is even (n_fft >= 8) */
+        load_pair(x + 2 * i, w + 2 * i, buf + 2 * reverse_bits(i));
+        load_pair(x + 2 * i + 2, w + 2 * i + 2, buf + 2 * reverse_bits(i + 1u));
     }
     later_stages(buf);
 }
@@ -221,6 +225,8 @@ void fs_rfft(float *buf)
 
 void fs_split_power(const float *z, float *p)
 {
+    /* fs_rfft's E and O without their factor 1/2, so X' = 2 X and |X|^2 = |X'|^2 / 4: scaling by a
+     * power of two commutes with every rounding, so the powers are bit for bit fs_rfft's squared. */
     uint32_t k;
     p[0] = (z[0] + z[1]) * (z[0] + z[1]);
     p[FS_M] = (z[0] - z[1]) * (z[0] - z[1]);
@@ -228,16 +234,14 @@ void fs_split_power(const float *z, float *p)
         uint32_t m = FS_M - k;
         float ar = z[2 * k], ai = z[2 * k + 1];
         float br = z[2 * m], bi = z[2 * m + 1];
-        float er = 0.5f * (ar + br), ei = 0.5f * (ai - bi);
-        float or_ = 0.5f * (ai + bi), oi = -0.5f * (ar - br);
-        float tr, ti, xr, xi;
+        float er = ar + br, ei = ai - bi, or_ = ai + bi, oi = br - ar;
+        float tr, ti, xr, xi, yr, yi;
         FS_CMUL(fs_twiddle[2 * k], fs_twiddle[2 * k + 1], or_, oi, tr, ti);
         xr = er + tr;
         xi = ei + ti;
-        p[k] = xr * xr + xi * xi;
-        if (m != k) {
-            float yr = er - tr, yi = -(ei - ti);
-            p[m] = yr * yr + yi * yi;
-        }
+        yr = er - tr;
+        yi = ei - ti; /* X[M - k] = conj(E - W^k O): the sign of its imaginary part drops out */
+        p[m] = 0.25f * (yr * yr + yi * yi);
+        p[k] = 0.25f * (xr * xr + xi * xi); /* last: at k = M/2 (m = k) the bin is X[k], as in fs_rfft */
     }
 }

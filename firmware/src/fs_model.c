@@ -45,21 +45,41 @@ int32_t fs_multiply_by_quantized_multiplier_single(int32_t x, int32_t multiplier
 #endif
 
 #if FS_DETECTOR_AUTOENCODER
+/* A layer's output stage, read once per layer (int8 stores may alias the descriptor's fields). */
+typedef struct {
+    const int32_t *mult;
+    const int32_t *shift;
+    int32_t out_offset;
+    int32_t act_min;
+    int32_t act_max;
+} out_stage;
+
+static inline out_stage out_stage_of(const fs_dense_layer *L)
+{
+    out_stage q;
+    q.mult = L->mult;
+    q.shift = L->shift;
+    q.out_offset = L->out_offset;
+    q.act_min = L->act_min;
+    q.act_max = L->act_max;
+    return q;
+}
+
 /* One output: requantised, offset, clamped to the activation range. */
-static inline int32_t requantize(const fs_dense_layer *L, uint32_t o, int32_t acc)
+static inline int8_t requantize(const out_stage *q, uint32_t o, int32_t acc)
 {
     int32_t v;
 #if FS_SINGLE_ROUNDING
-    v = fs_multiply_by_quantized_multiplier_single(acc, L->mult[o], L->shift[o]) + L->out_offset;
+    v = fs_multiply_by_quantized_multiplier_single(acc, q->mult[o], q->shift[o]) + q->out_offset;
 #else
-    v = mbqm(acc, L->mult[o], L->shift[o]) + L->out_offset;
+    v = mbqm(acc, q->mult[o], q->shift[o]) + q->out_offset;
 #endif
-    if (v < L->act_min) {
-        v = L->act_min;
-    } else if (v > L->act_max) {
-        v = L->act_max;
+    if (v < q->act_min) {
+        v = q->act_min;
+    } else if (v > q->act_max) {
+        v = q->act_max;
     }
-    return v;
+    return (int8_t)v;
 }
 
 #if defined(__ARM_FEATURE_DSP)
@@ -88,6 +108,7 @@ static uint32_t sxtb16_ror8(uint32_t v)
 
 static void dense(const fs_dense_layer *L, const int8_t *x, int8_t *y)
 {
+    const out_stage q = out_stage_of(L);
     const uint32_t n = L->in_dim, n4 = n & ~3u;
     const int8_t *x_end = x + n4;
     uint32_t o = 0, i;
@@ -118,9 +139,9 @@ static void dense(const fs_dense_layer *L, const int8_t *x, int8_t *y)
                 a1 += (int32_t)w1[i - n4] * x[i];
                 a2 += (int32_t)w2[i - n4] * x[i];
             }
-            y[o] = (int8_t)requantize(L, o, a0);
-            y[o + 1u] = (int8_t)requantize(L, o + 1u, a1);
-            y[o + 2u] = (int8_t)requantize(L, o + 2u, a2);
+            y[o] = requantize(&q, o, a0);
+            y[o + 1u] = requantize(&q, o + 1u, a1);
+            y[o + 2u] = requantize(&q, o + 2u, a2);
         }
         for (; o < L->out_dim; o++) {
             const int8_t *w = L->w + o * n, *xp = x;
@@ -135,7 +156,7 @@ static void dense(const fs_dense_layer *L, const int8_t *x, int8_t *y)
             for (i = n4; i < n; i++) {
                 acc += (int32_t)w[i - n4] * x[i];
             }
-            y[o] = (int8_t)requantize(L, o, acc);
+            y[o] = requantize(&q, o, acc);
         }
         return;
     }
@@ -145,12 +166,13 @@ static void dense(const fs_dense_layer *L, const int8_t *x, int8_t *y)
         for (i = 0; i < n; i++) {
             acc += (int32_t)w[i] * ((int32_t)x[i] + L->in_offset);
         }
-        y[o] = (int8_t)requantize(L, o, acc);
+        y[o] = requantize(&q, o, acc);
     }
 }
 #else
 static void dense(const fs_dense_layer *L, const int8_t *x, int8_t *y)
 {
+    const out_stage q = out_stage_of(L);
     uint32_t o, i;
     for (o = 0; o < L->out_dim; o++) {
         const int8_t *w = L->w + (uint32_t)o * L->in_dim;
@@ -165,7 +187,7 @@ static void dense(const fs_dense_layer *L, const int8_t *x, int8_t *y)
                 acc += (int32_t)w[i] * ((int32_t)x[i] + L->in_offset);
             }
         }
-        y[o] = (int8_t)requantize(L, o, acc);
+        y[o] = requantize(&q, o, acc);
     }
 }
 #endif
@@ -189,8 +211,7 @@ int64_t fs_window_score(fs_state *s, const int8_t *q)
     uint32_t i;
     fs_model_invoke(s, q, out);
     for (i = 0; i < FS_DIM; i++) {
-        int32_t in_on_out = mbqm((int32_t)q[i] - FS_IN_ZERO_POINT,
-                                                                 FS_IN_TO_OUT_MULT, FS_IN_TO_OUT_SHIFT);
+        int32_t in_on_out = fs_in_on_out[(int32_t)q[i] + 128]; /* requant(q_i - zp_in), tabulated */
         int32_t d = ((int32_t)out[i] - FS_OUT_ZERO_POINT) - in_on_out;
         sum += (int64_t)d * d;
     }
