@@ -175,6 +175,7 @@ def write_c_sources(out_dir: str | Path, feature_config, scorer, *, model_bytes:
         "FS_HOP": int(cfg.hop_length), "FS_N_FRAMES": int(cfg.n_frames), "FS_FRAME_DIM": dim // int(cfg.n_frames),
         "FS_DIM": dim, "FS_CENTER": int(bool(cfg.center)), "FS_LOG_EPS": c_float(EPS),
         "FS_FEATURE_VIBRATION": int(cfg.kind == "vibration"), **front_defs, "FS_DETECTOR_AUTOENCODER": int(ae),
+        "FS_ALARM_N": int(scorer.alarm.n), "FS_ALARM_M": int(scorer.alarm.m),
     }
     if ae:
         g = scorer.graph

@@ -378,7 +378,7 @@ def state_bytes(n_fft: int, dim: int, max_width: int, *, vibration: bool = False
     spectrum = n_fft if vibration else n_fft // 2 + 1  # aux (vibration) or power (log-mel)
     off = 4 * (2 * n_fft + spectrum + dim)  # frame, fft, aux or power, feature ring (float32)
     off += 2 * dim + 2 * max_width  # qin, qout, act[2] (int8)
-    off = _align(off, 4) + 16  # filled, since_hop, n_frames_seen, n_windows
+    off = _align(off, 4) + 36  # filled, since_hop, n_frames_seen, n_windows, five alarm words
     return _align(_align(off, 8) + 16, 8)  # sum_int, sum_real
 
 
