@@ -63,10 +63,16 @@ from errors import FaultsynthError
 
 # ---------------------------------------------------------------- calibration constants
 
-#: Runtime, driver, startup and libm code (.text less the generated tables), bytes, per detector.
-#: The Gaussian detector has no C scorer; it is priced with the k-means runtime.
-RUNTIME_CODE_BYTES = {"autoencoder": 7968, "kmeans": 8416, "gaussian": 8416}
-#: newlib's initialised data (.data: in flash and copied to RAM), bytes.
+#: Runtime, driver, startup and libm code (.text less the generated tables), bytes, per detector, with
+#: n_fft = 1024. The Gaussian detector has no C scorer; it is priced with the k-means runtime.
+RUNTIME_CODE_BYTES = {"autoencoder": 10528, "kmeans": 10336, "gaussian": 10336}
+#: FFT code per doubling of n_fft (each pair of stages is compiled for its span), bytes.
+FFT_CODE_BYTES_PER_DOUBLING = 320
+#: n_fft RUNTIME_CODE_BYTES was measured at.
+CODE_REFERENCE_N_FFT = 1024
+#: newlib's initialised data (.data: in flash and copied to RAM), bytes, linked with the libm calls that
+#: may set errno (sqrtf of the k-means score and of the vibration RMS, powf): none in a log-mel
+#: autoencoder of power 2.
 LIBC_DATA_BYTES = 1080
 #: Code the compiler drops when n_frames == 1 (no ring-buffer index arithmetic), bytes.
 SINGLE_FRAME_CODE_SAVING_BYTES = 64
@@ -78,29 +84,36 @@ CENTER_CODE_BYTES = 64
 DENSE_LAYER_DESCRIPTOR_BYTES = 36
 #: Per dense-layer output: int32 bias, multiplier and shift, bytes.
 DENSE_PER_OUTPUT_BYTES = 12
+#: Autoencoder score: every int8 input on the output grid, 256 int16 (``fs_in_on_out``), bytes.
+IN_ON_OUT_TABLE_BYTES = 512
 
 #: Static RAM besides fs_state: the Cortex-M4 driver's 1 KB sample chunk and 2 KB clip list, SysTick
-#: counter, alignment, bytes (measured .bss less fs_state).
-DRIVER_BSS_BYTES = 3080
+#: counter, alarm digest, window hook, alignment, bytes (measured .bss less fs_state).
+DRIVER_BSS_BYTES = 3096
 #: Stack high-water mark, bytes, per detector (QEMU, painted stack).
-STACK_BYTES = {"autoencoder": 320, "kmeans": 292, "gaussian": 292}
+STACK_BYTES = {"autoencoder": 320, "kmeans": 276, "gaussian": 276}
 #: Extra stack with ``center=True`` and with powf, bytes.
 CENTER_STACK_BYTES = 24
 POWF_STACK_BYTES = 20
 
-# Instructions (Cortex-M4, Thumb-2 with FPv4-SP): front end, per spectral frame.
-#: Per point and radix-2 stage of the complex FFT of n_fft/2 points (x (n_fft/2) log2(n_fft/2)).
-INSTR_PER_FFT_POINT_STAGE = 12.97
-#: Per bin of the n_fft/2-point half spectrum: copying 2 samples in, windowing them, bit reversal,
-#: split step, |X|^2.
-INSTR_PER_SPECTRUM_BIN = 78.6
+# Instructions (Cortex-M4, Thumb-2 with FPv4-SP): front end, per spectral frame. The complex FFT of
+# M = n_fft/2 points (firmware/src/fs_fft.c) runs its first stage fused with the window and the bit
+# reversal, then radix-4 passes of M/4 butterflies at spans 2, 8, 32, ... (each with one twiddle set
+# per index j < span), then one radix-2 stage of M/2 butterflies when log2(M) - 1 is odd.
+#: Per radix-4 butterfly (4 points, 2 stages), per radix-2 butterfly of the last stage, per twiddle set.
+INSTR_PER_RADIX4_BUTTERFLY = 60.27
+INSTR_PER_RADIX2_BUTTERFLY = 45.96
+INSTR_PER_TWIDDLE_SET = 30.0
+#: Per bin of the n_fft/2-point half spectrum: copying 2 samples in, windowing them with the bit
+#: reversal and the first stage, split step with |X|^2.
+INSTR_PER_SPECTRUM_BIN = 20.94
 #: Per sample the frame buffer moves by after a frame (memmove of n_fft - hop_length float32), beyond
 #: what copying it in costs (in the per-bin term).
 INSTR_PER_MOVED_SAMPLE = 0.83
-#: Per non-zero mel filterbank weight (multiply-add, sparse).
-INSTR_PER_MEL_WEIGHT = 6.73
-#: Per mel band: log10f, scaling, loop.
-INSTR_PER_MEL_BAND = 110.8
+#: Per non-zero mel filterbank weight (multiply-add, sparse, unrolled by four).
+INSTR_PER_MEL_WEIGHT = 4.65
+#: Per mel band: fs_log10, scaling, loop.
+INSTR_PER_MEL_BAND = 88.9
 #: Per frame: calls, ring-buffer bookkeeping, push loop.
 INSTR_PER_FRAME = 314.0
 #: Per spectrum bin when power == 1 (sqrtf), power == 0.5 (sqrtf + newlib powf's square-root path) and
@@ -109,30 +122,33 @@ INSTR_PER_BIN_SQRT = 7.6
 INSTR_PER_BIN_POWF_HALF = 56.0
 INSTR_PER_BIN_POWF = 260.0
 # Per feature vector (window).
-#: Per feature: floorf of gain x + bias, clamp to int8 (standardisation folded in).
-INSTR_PER_QUANTISED_FEATURE = 48.4
-#: Autoencoder: per int8 multiply-accumulate, per dense output (requantisation, clamp), per layer, per
-#: scored feature (requantised input vs output, squared error), per window.
-INSTR_PER_MAC = 5.0
-INSTR_PER_DENSE_OUTPUT = 64.0
-INSTR_PER_DENSE_LAYER = 41.9
-INSTR_PER_SCORED_FEATURE = 26.5
-INSTR_PER_WINDOW_AUTOENCODER = 13.3
+#: Per feature: gain x + bias, floor, clamp to int8 (standardisation folded in), and the window's
+#: share of the alarm update.
+INSTR_PER_QUANTISED_FEATURE = 19.43
+#: Autoencoder (SMLAD kernel, three rows at a time): per int8 multiply-accumulate, per dense output
+#: (requantisation, clamp), per layer, per scored feature (tabulated input on the output grid, squared
+#: error), per window.
+INSTR_PER_MAC = 1.852
+INSTR_PER_DENSE_OUTPUT = 21.23
+INSTR_PER_DENSE_LAYER = 313.0
+INSTR_PER_SCORED_FEATURE = 23.49
+INSTR_PER_WINDOW_AUTOENCODER = 847.4
 #: k-means: per centroid element (difference, square, accumulate), per centroid (compare), per window.
 INSTR_PER_CENTROID_ELEMENT = 8.0
 INSTR_PER_CENTROID = 11.9
 INSTR_PER_WINDOW_KMEANS = 34.7
 # Vibration front end (firmware/src/fs_vibration.c), per frame: complex FFTs of n_fft/2 points (priced
-# with INSTR_PER_FFT_POINT_STAGE), 3 when the demodulation band is every bin but DC and Nyquist, else 4;
-# log10f per band (INSTR_PER_MEL_BAND); and, keyed by that "full band" flag, per bin of the half
-# spectrum (moments, bit reversals, split steps, windowed power, envelope, band sums) and per frame.
-#: Least-squares fits to 7 QEMU builds (n_fft 256-2048, 8-32 bands, both envelope paths), within 0.4 %.
+# with the butterfly constants above), 3 when the demodulation band is every bin but DC and Nyquist,
+# else 4; fs_log10 per band (INSTR_PER_MEL_BAND); and, keyed by that "full band" flag, per bin of the
+# half spectrum (moments, bit reversals, first stages, split steps, windowed power, envelope, band sums)
+# and per frame.
+#: Least-squares fits to 7 QEMU builds (n_fft 256-4096, 8-32 bands, both envelope paths), within 1.2 %.
 VIBRATION_FFTS = {True: 3, False: 4}
-INSTR_PER_VIBRATION_BIN = {True: 303.3, False: 326.1}
-INSTR_PER_VIBRATION_FRAME = {True: 128.2, False: 709.4}
+INSTR_PER_VIBRATION_BIN = {True: 227.3, False: 212.0}
+INSTR_PER_VIBRATION_FRAME = {True: 0.0, False: 4976.4}
 #: Extra code of the vibration front end over the log-mel one, bytes; extra stack, bytes.
-VIBRATION_CODE_BYTES = 768
-VIBRATION_STACK_BYTES = 12
+VIBRATION_CODE_BYTES = 576
+VIBRATION_STACK_BYTES = 8
 #: Gaussian (no C scorer; assumed int8 quadratic form z' P z): per precision-matrix element.
 INSTR_PER_PRECISION_ELEMENT = INSTR_PER_MAC
 
@@ -373,6 +389,29 @@ def envelope_full_band(sample_rate: int, n_fft: int, envelope_fmin_hz: float, fm
     return kept.size == n_fft // 2 - 1
 
 
+def fft_butterflies(n_fft: int) -> tuple[int, int, int]:
+    """(radix-4 butterflies, twiddle sets, radix-2 butterflies) of the complex FFT of the real FFT of n_fft.
+
+    firmware/src/fs_fft.c on M = n_fft/2 points (M rounded down to a power of two for sizes the
+    runtime refuses but the model still prices): after the first stage, radix-4 passes at spans
+    h = 2, 8, 32, ... while 4 h <= M (M/4 butterflies and h twiddle sets each), and a radix-2 stage of
+    M/2 butterflies when one stage is left over.
+    """
+    m = 1 << max(int(n_fft) // 2, 1).bit_length() - 1
+    h, radix4, sets = 2, 0, 0
+    while 4 * h <= m:
+        radix4 += m // 4
+        sets += h
+        h *= 4
+    return radix4, sets, (m // 2 if h < m else 0)
+
+
+def fft_instructions(n_fft: int) -> float:
+    """Cortex-M4 instructions of the butterfly passes after the first stage, per complex FFT of n_fft/2 points."""
+    radix4, sets, radix2 = fft_butterflies(n_fft)
+    return INSTR_PER_RADIX4_BUTTERFLY * radix4 + INSTR_PER_TWIDDLE_SET * sets + INSTR_PER_RADIX2_BUTTERFLY * radix2
+
+
 def state_bytes(n_fft: int, dim: int, max_width: int, *, vibration: bool = False) -> int:
     """``sizeof(fs_state)`` on a 32-bit target (firmware/include/fs_runtime.h), bytes."""
     spectrum = n_fft if vibration else n_fft // 2 + 1  # aux (vibration) or power (log-mel)
@@ -498,6 +537,7 @@ def estimate_cost(feature_config: Any, detector_spec: Mapping[str, Any], *,
         model_flash = (sum(_align(a * b, 4) for a, b in pairs) + DENSE_PER_OUTPUT_BYTES * outputs
                        + DENSE_LAYER_DESCRIPTOR_BYTES * len(pairs))
         max_width = max(widths[1:-1])
+        model_flash += IN_ON_OUT_TABLE_BYTES
         model_instr = (INSTR_PER_MAC * macs + INSTR_PER_DENSE_OUTPUT * outputs
                        + INSTR_PER_DENSE_LAYER * len(pairs) + INSTR_PER_SCORED_FEATURE * dim
                        + INSTR_PER_WINDOW_AUTOENCODER)
@@ -515,7 +555,9 @@ def estimate_cost(feature_config: Any, detector_spec: Mapping[str, Any], *,
     nnz = priced_mel_weights(sample_rate, n_fft, n_mels, float(f["fmin_hz"]),
                               None if fmax is None else float(fmax))
     uses_powf = power not in (1.0, 2.0) and not vibration  # the vibration front end ignores power
-    code = (RUNTIME_CODE_BYTES[name] + LIBC_DATA_BYTES + (POWF_CODE_BYTES if uses_powf else 0)
+    libc_data = 0 if (name == "autoencoder" and not vibration and power == 2.0) else LIBC_DATA_BYTES
+    fft_code = FFT_CODE_BYTES_PER_DOUBLING * (max(n_fft, 1).bit_length() - CODE_REFERENCE_N_FFT.bit_length())
+    code = (RUNTIME_CODE_BYTES[name] + fft_code + libc_data + (POWF_CODE_BYTES if uses_powf else 0)
             + (CENTER_CODE_BYTES + 2 * n_fft if center else 0) + (VIBRATION_CODE_BYTES if vibration else 0)
             - (SINGLE_FRAME_CODE_SAVING_BYTES if n_frames == 1 else 0))
     if vibration:  # twiddles, spectral and envelope band edges (uint16)
@@ -529,7 +571,7 @@ def estimate_cost(feature_config: Any, detector_spec: Mapping[str, Any], *,
     state = state_bytes(n_fft, dim, max_width, vibration=vibration)
     stack = (STACK_BYTES[name] + (CENTER_STACK_BYTES if center else 0) + (POWF_STACK_BYTES if uses_powf else 0)
              + (VIBRATION_STACK_BYTES if vibration else 0))
-    fixed = LIBC_DATA_BYTES + DRIVER_BSS_BYTES
+    fixed = libc_data + DRIVER_BSS_BYTES
     ram = fixed + state + stack
 
     # -- instructions per audio second
@@ -537,12 +579,12 @@ def estimate_cost(feature_config: Any, detector_spec: Mapping[str, Any], *,
     if vibration:
         full = envelope_full_band(sample_rate, n_fft, float(f["envelope_fmin_hz"]),
                                   None if fmax is None else float(fmax))
-        per_frame = (INSTR_PER_FFT_POINT_STAGE * half * math.log2(max(half, 1)) * VIBRATION_FFTS[full]
+        per_frame = (fft_instructions(n_fft) * VIBRATION_FFTS[full]
                      + INSTR_PER_VIBRATION_BIN[full] * half + INSTR_PER_VIBRATION_FRAME[full]
                      + INSTR_PER_MOVED_SAMPLE * max(n_fft - hop, 0) + INSTR_PER_MEL_BAND * (n_mels + n_env)
                      + INSTR_PER_FRAME)
     else:
-        per_frame = (INSTR_PER_FFT_POINT_STAGE * half * math.log2(max(half, 1)) + INSTR_PER_SPECTRUM_BIN * half
+        per_frame = (fft_instructions(n_fft) + INSTR_PER_SPECTRUM_BIN * half
                      + INSTR_PER_MOVED_SAMPLE * max(n_fft - hop, 0) + INSTR_PER_MEL_WEIGHT * nnz
                      + INSTR_PER_MEL_BAND * n_mels + INSTR_PER_FRAME)
         if power == 1.0:
