@@ -9,44 +9,54 @@ and :attr:`DeviceCost.reason` why not.
 What the model counts (firmware/src, firmware/include/fs_runtime.h,
 pipeline/c_sources.py, pipeline/firmware_build.py):
 
-* flash = runtime and libm code (per detector) + newlib's initialised data +
-  the generated tables of ``fs_params.c``: periodic Hann window and FFT
-  twiddles (``n_fft`` float32 each), sparse mel filterbank (three uint16 per
-  band, one float32 per non-zero weight, priced by :func:`priced_mel_weights`
-  so that more bands never price lower), per-feature input quantisation (gain
-  and bias float32 per feature), and the model: int8 weights, int32 bias,
-  multiplier and shift per output and a 36-byte descriptor per dense layer
-  (autoencoder), or int8 centroids (k-means). With ``center=True`` a zero block
-  of ``n_fft / 2`` float32 pads the clip end. The int8 ``.tflite``
-  (``model_data.c``) is for a TensorFlow Lite Micro build and is not linked
-  into the runtime, so it is not counted; neither is a TFLM arena.
+* flash = runtime and libm code (per detector, growing with the FFT size: each
+  pair of FFT stages is compiled for its span) + newlib's initialised data
+  (only when a libm call that may set errno is linked: sqrtf, powf) + the
+  generated tables of ``fs_params.c``: periodic Hann window and FFT twiddles
+  (``n_fft`` float32 each), sparse mel filterbank (three uint16 per band, one
+  float32 per non-zero weight, priced by :func:`priced_mel_weights` so that
+  more bands never price lower), per-feature input quantisation (gain and bias
+  float32 per feature), and the model: int8 weights, int32 bias, multiplier
+  and shift per output, a 36-byte descriptor per dense layer and the 256-entry
+  input-on-output-grid table (autoencoder), or int8 centroids (k-means). With
+  ``center=True`` a zero block of ``n_fft / 2`` float32 pads the clip end. The
+  int8 ``.tflite`` (``model_data.c``) is for a TensorFlow Lite Micro build and
+  is not linked into the runtime, so it is not counted; neither is a TFLM arena.
 * RAM = newlib's data + the Cortex-M4 driver's buffers (1 KB sample chunk, 2 KB
   clip list) and counters + one ``fs_state`` (``frame`` and ``fft`` of
   ``n_fft`` float32, ``power`` of ``n_fft / 2 + 1`` float32, a ring of
   ``n_frames x n_mels`` float32 log-mel frames, int8 input, output and
-  ping-pong activations) + the stack high-water mark.
+  ping-pong activations, counters and the alarm history) + the stack
+  high-water mark.
 * instructions per audio second = frames per second x front end per frame
-  (copying ``n_fft`` samples through the frame buffer, window, radix-2 real FFT
-  of ``n_fft`` = complex FFT of ``n_fft / 2`` points plus split step, power
-  spectrum, sparse mel, ``log10f`` per band) + feature vectors per second x
-  (input quantisation per feature + model + score).
+  (copying ``n_fft`` samples through the frame buffer; windowing fused with the
+  bit reversal and the first stage of the complex FFT of ``n_fft / 2`` points;
+  its radix-4 passes and, for an odd number of remaining stages, one radix-2
+  stage, counted by :func:`fft_butterflies`; split step fused with the power
+  spectrum; sparse mel; ``fs_log10`` per band) + feature vectors per second x
+  (input quantisation per feature + model + score + alarm update).
 
-Calibration: the constants below are least-squares fits to 88 builds of the
+Calibration: the constants below are least-squares fits to 31 builds of the
 runtime (arm-none-eabi-gcc 12.2 ``-O2``, newlib, compiled as
-``pipeline/firmware_build.py`` does) run on QEMU ``mps2-an386`` with ``-icount
-shift=0`` over 10 s synthetic fan clips: ``n_fft`` 256-2048 with hops from
-``n_fft/8`` to ``n_fft``, 8-128 mels (full band, 0-500 Hz, 50-6000 Hz), 1-8
-frames, k-means with 1-64 clusters, autoencoders from 16-32-8-32-16 to
-640-128-128-8-128-128-640, 8-44.1 kHz, ``center`` and ``power`` variants.
-Against those builds the estimate is within -64/+256 bytes of flash, 16 bytes
-of RAM and 1.9 % of instructions (the autoencoder's window cost within
-0.1 %). Against the README's three measured models (``python cli.py
-firmware`` on the shipped fan experiments' 2 s clips: pass
-``clip_seconds=2.0``) flash and RAM are within 8 bytes and instructions within
-0.6 % (``bench/device_cost_check.py``). Compiler, libm or
-runtime changes move these numbers: re-measure then. The Gaussian detector
-has no C implementation: its cost is an int8 quadratic form priced like dense
-layers (an assumption, not a measurement).
+``pipeline/firmware_build.py`` does, synthetic int8 weights) run on QEMU
+``mps2-an386`` with ``-icount shift=0`` over three 2 s synthetic clips each
+(``python bench/device_cost_fit.py`` builds, measures and fits them):
+log-mel front ends with ``n_fft`` 256-4096, hops ``n_fft/4`` to ``n_fft``,
+8-128 mels (full band, 0-500 Hz, 0-4000 Hz), 1-5 frames, ``center`` on and
+off; k-means with 1-64 clusters; autoencoders from 16-32-8-32-16 to
+128-128x4-8-128x4-128; vibration front ends with ``n_fft`` 256-4096 and both
+envelope paths. A few constants the data cannot separate were fixed from the
+disassembly (per frame 314, per moved sample 0.83, per twiddle set 30; the
+power-law spectra's sqrtf/powf costs, POWF code and stack are the earlier
+measurements, those paths did not change). Against those builds the estimate
+is within 2.7 % of flash, 0.4 % of RAM and 1.2 % of instructions per audio
+second (the autoencoder's window cost within 2.3 %). Against the README's
+three measured models (``python cli.py firmware`` on the shipped fan
+experiments' 2 s clips: pass ``clip_seconds=2.0``) see
+``bench/device_cost_check.py``. Compiler, libm or runtime changes move these
+numbers: re-measure then. The Gaussian detector has no C implementation: its
+cost is an int8 quadratic form priced like dense layers (an assumption, not a
+measurement).
 """
 
 from __future__ import annotations

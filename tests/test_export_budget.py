@@ -76,5 +76,5 @@ def test_budget_option_through_the_cli(ae_export, tmp_path):  # noqa: F811
     model, _, _ = ae_export
     bad = CliRunner().invoke(app, ["export", "--model", str(model), "--out", str(tmp_path / "x"),
                                    "--budget", "flash=64KB,ram=8KB,instr=8M"])
-    assert isinstance(bad.exception, FaultsynthError) and "RAM 15," in str(bad.exception)
+    assert isinstance(bad.exception, FaultsynthError) and "RAM 14," in str(bad.exception)
     assert not (tmp_path / "x").exists()
