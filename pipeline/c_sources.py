@@ -8,8 +8,9 @@ Files (under the export's ``c/``):
   vibration the band edges and the demodulation band's bins; per-feature input
   quantisation (standardisation folded in), int8 dense layers (weights, int32
   bias with the input offset folded in as ``bias + in_offset * sum(w)``,
-  per-channel multiplier/shift, offsets, activation clamps) or k-means
-  centroids, and the threshold.
+  per-channel multiplier/shift, offsets, activation clamps, and every int8
+  input on the output grid for the score) or k-means centroids, the threshold
+  and the streaming alarm's N of M.
 * ``model_data.h`` / ``model_data.c``: the int8 .tflite as a 16-byte aligned
   byte array (for TensorFlow Lite Micro; the runtime does not need it).
 

@@ -25,9 +25,6 @@ EXPERIMENTS = {
 }
 
 
-#: README "Device export and firmware": the budget the shipped bearing models are exported with.
-BEARING_BUDGET = "flash=64KB,ram=32KB,instr=9M,auc_loss=0.01"
-
 #: README device table: AUC of the float and the int8 model of each shipped experiment's detectors.
 EXPORT_AUC = {("fan", "autoencoder"): (0.6841, 0.6972), ("fan", "kmeans"): (0.7242, 0.7239),
               ("fan_lowband", "autoencoder"): (0.6530, 0.6640), ("fan_lowband", "kmeans"): (0.7272, 0.7271),
@@ -38,7 +35,6 @@ EXPORT_AUC = {("fan", "autoencoder"): (0.6841, 0.6972), ("fan", "kmeans"): (0.72
 def test_shipped_experiment_figures(name, tmp_path):
     from pipeline.experiment import load_spec, run_experiment
     from pipeline.export import export_bundle
-    from pipeline.export_budget import parse_export_budget
 
     result = run_experiment(load_spec(PROJECT / "examples" / f"{name}_experiment.toml"), tmp_path / name,
                             workers=2, progress=False)
@@ -51,11 +47,9 @@ def test_shipped_experiment_figures(name, tmp_path):
         assert promise["false_positives"] == false_alarms and promise["normal_clips"] == 30
         assert promise["calibration_clips"] == 30 and promise["method"] == "gamma tail"
         assert promise["within_prediction"], detector
-        # README: the bearing models (vibration front end at 12 kHz) need about 8.0-8.5 M instructions per
-        # audio second, over the default budget's 8 M, and are exported with instr=9M.
-        budget = parse_export_budget(BEARING_BUDGET) if name == "bearing" else "default"
-        info = export_bundle(model_dir=tmp_path / name / "models" / detector, out_dir=tmp_path / f"x-{detector}",
-                             budget=budget)
+        # README: every shipped model fits the default budget (the bearing models, vibration front end at
+        # 12 kHz, about 5.4-5.6 M instructions per audio second).
+        info = export_bundle(model_dir=tmp_path / name / "models" / detector, out_dir=tmp_path / f"x-{detector}")
         auc_float, auc_int8 = EXPORT_AUC[(name, detector)]
         assert info["evaluation"]["float"]["auc"] == pytest.approx(auc_float, abs=0.0015), detector
         assert info["evaluation"]["int8"]["auc"] == pytest.approx(auc_int8, abs=0.0015), detector
