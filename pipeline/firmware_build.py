@@ -288,9 +288,22 @@ TARGETS = {"flash_bytes": 64 * 1024, "ram_bytes": 32 * 1024, "instructions_per_a
 
 
 def _pick_clips(records: list, max_clips: int) -> list:
-    """Up to ``max_clips`` clips, test split first, alternating anomalies and normals."""
+    """Up to ``max_clips`` clips, test split first, alternating anomalies and normals.
+
+    Anomalies are taken in turn from each (fault, severity) group, so that a few clips already
+    cover every fault type and severity the dataset has.
+    """
     test = [r for r in records if r.split == "test"] or list(records)
-    anomalies = [r for r in test if r.label == "anomaly"]
+    groups: dict = {}
+    for r in test:
+        if r.label == "anomaly":
+            groups.setdefault((str(r.fault), str(r.severity)), []).append(r)
+    queues = list(groups.values())
+    anomalies = []
+    while any(queues):
+        for q in queues:
+            if q:
+                anomalies.append(q.pop(0))
     normals = [r for r in test if r.label != "anomaly"]
     picked = []
     while len(picked) < max_clips and (anomalies or normals):

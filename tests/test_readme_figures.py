@@ -31,8 +31,13 @@ EXPORT_AUC = {("fan", "autoencoder"): (0.6841, 0.6972), ("fan", "kmeans"): (0.72
               ("bearing", "autoencoder"): (0.9055, 0.9034), ("bearing", "kmeans"): (0.8868, 0.8867)}
 
 
+#: README "Streaming decisions": `firmware --max-clips 60` on the fan experiment's test clips with the default
+#: 7-of-10 alarm: (fault clips alarmed of 30, median latency s, false alarms in 60 s of normal audio).
+FAN_ALARMS = {"autoencoder": (14, 0.352, 7), "kmeans": (16, 0.352, 6)}
+
+
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
-def test_shipped_experiment_figures(name, tmp_path):
+def test_shipped_experiment_figures(name, tmp_path, monkeypatch):
     from pipeline.experiment import load_spec, run_experiment
     from pipeline.export import export_bundle
 
@@ -53,6 +58,17 @@ def test_shipped_experiment_figures(name, tmp_path):
         auc_float, auc_int8 = EXPORT_AUC[(name, detector)]
         assert info["evaluation"]["float"]["auc"] == pytest.approx(auc_float, abs=0.0015), detector
         assert info["evaluation"]["int8"]["auc"] == pytest.approx(auc_int8, abs=0.0015), detector
+        if name == "fan":
+            from pipeline import firmware_build as B
+
+            monkeypatch.setattr(B, "arm_tools", lambda: None)  # the host runs the same alarms (tested elsewhere)
+            r = B.run_firmware(export_dir=tmp_path / f"x-{detector}", clips=tmp_path / name / "data",
+                               out_dir=tmp_path / f"fw-{detector}", max_clips=60)
+            a = r["alarm"]
+            assert a["host_equal_python"] and a["fault_clips"] == 30 and a["normal_audio_s"] == 60.0
+            alarmed, latency, false_alarms = FAN_ALARMS[detector]
+            assert (a["fault_clips_alarmed"], a["false_alarms"]) == (alarmed, false_alarms), detector
+            assert a["median_latency_s"] == pytest.approx(latency, abs=1e-9)
 
 
 def test_tune_on_mimii_fan_figures():
