@@ -74,8 +74,9 @@ void fs_rfft_windowed(const float *x, const float *w, float *buf);
  * fs_rfft_windowed (bit for bit the squares of fs_rfft's output). */
 void fs_split_power(const float *z, float *p);
 
-/* log10(x) within 1e-6 absolute of the exact value for normal x > 0 (-inf at 0, NaN below); the
- * front ends' levels use it instead of libm's log10f, for the same result on every target. */
+/* log10(x), within 1e-6 of the exact value for 1e-8 < x < 1e8 and about one float32 step beyond
+ * (-inf at 0, NaN below 0 and for NaN, +inf at +inf); the front ends' levels use it instead of
+ * libm's log10f, for the same result on every target. */
 float fs_log10(float x);
 
 /* Features of one frame of FS_N_FFT samples (oldest first) into out[FS_FRAME_DIM]:
