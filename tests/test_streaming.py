@@ -115,3 +115,27 @@ def test_alarm_digest_is_fnv1a_of_the_states():
     for byte in (1, 0, 1):
         h = ((h ^ byte) * 0x01000193) % 2 ** 32
     assert fnv1a(np.array([True, False, True])) == h
+
+
+def test_export_records_the_alarm_and_the_c_tables_carry_it(ae_export, tmp_path):  # noqa: F811
+    import json
+    import re
+    import shutil
+
+    from pipeline.features import TINYML
+
+    _, out, info = ae_export
+    alarm = info["device"]["alarm"]
+    assert (alarm["n"], alarm["m"]) == (7, 10)
+    assert alarm["min_latency_s"] == pytest.approx(min_latency_s(TINYML, AlarmRule()))
+    defs = dict(re.findall(r"#define (FS_\w+) (.+)", (out / "c" / "fs_params.h").read_text()))
+    assert (int(defs["FS_ALARM_N"]), int(defs["FS_ALARM_M"])) == (7, 10)
+    assert E.load_scorer(out).alarm == AlarmRule(7, 10)
+    # An export.json without the rule (an older export) is refused with what to do.
+    meta = json.loads((out / "export.json").read_text())
+    del meta["device"]["alarm"]
+    copy = tmp_path / "old-export"
+    shutil.copytree(out, copy)
+    (copy / "export.json").write_text(json.dumps(meta))
+    with pytest.raises(FaultsynthError, match="export the model again"):
+        E.load_scorer(copy)
