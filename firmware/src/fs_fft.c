@@ -1,4 +1,4 @@
-/* Radix-2 real FFT: a complex FFT of n/2 points on the even/odd-interleaved
+/* Real FFT: a complex FFT of n/2 points on the even/odd-interleaved
  * input, then the split step. Twiddles come from the generated table
  * fs_twiddle[2k] = cos(2 pi k / n), fs_twiddle[2k+1] = sin(2 pi k / n), k < n/2.
  *
@@ -18,6 +18,9 @@
 
 #define FS_M (FS_N_FFT / 2)
 #define FS_LOG2_M (FS_LOG2_N_FFT - 1)
+#if FS_N_FFT > 262144
+#error "later_stages() has passes for FFTs of up to 262144 samples"
+#endif
 
 /* Index i (< FS_M) with its FS_LOG2_M bits reversed. */
 static uint32_t reverse_bits(uint32_t i)
