@@ -80,7 +80,8 @@ def test_log10_within_1e6_of_numpy(tmp_path):
                                           "#define FS_DETECTOR_AUTOENCODER 0\n")
     (tmp_path / "main.c").write_text(
         '#include <stdio.h>\n#include "fs_runtime.h"\nint main(void) { float v; '
-        "while (fread(&v, sizeof v, 1, stdin) == 1) { v = fs_log10(v); fwrite(&v, sizeof v, 1, stdout); } return 0; }\n")
+        "while (fread(&v, sizeof v, 1, stdin) == 1) { v = fs_log10(v); fwrite(&v, sizeof v, 1, stdout); }\n"
+        "return 0; }\n")
     exe = tmp_path / "log"
     subprocess.run(["cc", *COMMON_FLAGS, "-I", str(FIRMWARE / "include"), "-I", str(tmp_path),
                     str(tmp_path / "main.c"), str(FIRMWARE / "src" / "fs_log.c"), "-o", str(exe), "-lm"], check=True)
