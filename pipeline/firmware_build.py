@@ -201,6 +201,7 @@ class QemuRun:
     stack_bytes: int = 0
     output: str = ""
     bench_instructions_per_window: float | None = None
+    bench_instructions_per_frame: float | None = None
 
 
 #: Bytes of the clip list the Cortex-M4 driver reads at once (its g_list buffer, less the terminator).
@@ -213,8 +214,9 @@ def run_qemu(elf: str | Path, clip_files: Sequence[str | Path], *, kind: str, be
 
     QEMU runs in a temporary folder holding short symbolic links to the clips
     (semihosting opens them relative to it); the clips are split over several
-    QEMU runs when their list exceeds the driver's 2 KB buffer. ``bench=True`` also times 100 window scores (model + score, no front
-    end): ``QemuRun.bench_instructions_per_window``.
+    QEMU runs when their list exceeds the driver's 2 KB buffer. ``bench=True`` also times 100 window
+    scores (model + score, no front end) and 10 front-end frames (features of one frame, no framing):
+    ``QemuRun.bench_instructions_per_window`` and ``bench_instructions_per_frame``.
     """
     tools = arm_tools()
     if tools is None:
@@ -240,6 +242,7 @@ def run_qemu(elf: str | Path, clip_files: Sequence[str | Path], *, kind: str, be
         run.stack_bytes = max(run.stack_bytes, part.stack_bytes)
         if part.bench_instructions_per_window is not None:
             run.bench_instructions_per_window = part.bench_instructions_per_window
+            run.bench_instructions_per_frame = part.bench_instructions_per_frame
     if len(run.clips) != len(files):
         raise FaultsynthError(f"QEMU runs gave {len(run.clips)} of {len(files)} clips:\n{run.output[-2000:]}")
     return run
@@ -259,7 +262,7 @@ def _qemu_once(qemu: str, elf: str | Path, cwd: Path, listing: list[str], kind: 
     if proc.returncode != 0 or "error" in out:
         raise FaultsynthError(f"QEMU run failed ({proc.returncode}):\n{out[-2000:]}")
     run = QemuRun(output=out)
-    bench_ticks = None
+    bench_ticks = frame_ticks = None
     for line in out.splitlines():
         parts = line.split()
         if not parts:
@@ -272,11 +275,14 @@ def _qemu_once(qemu: str, elf: str | Path, cwd: Path, listing: list[str], kind: 
             run.stack_bytes = int(parts[1])
         elif parts[0] == "bench":
             bench_ticks = int(parts[1]) / int(parts[2])
+        elif parts[0] == "frame":
+            frame_ticks = int(parts[1]) / int(parts[2])
     n_clips = len([n for n in listing if not n.startswith("@")])
     if len(run.clips) != n_clips or run.instructions_per_tick <= 0:
         raise FaultsynthError(f"QEMU run gave {len(run.clips)} of {n_clips} clips:\n{out[-2000:]}")
     if bench_ticks is not None:
         run.bench_instructions_per_window = bench_ticks * run.instructions_per_tick
+        run.bench_instructions_per_frame = frame_ticks * run.instructions_per_tick
     return run
 
 
@@ -465,6 +471,7 @@ def run_firmware(*, export_dir: str | Path, clips: str | Path, out_dir: str | Pa
             "instructions_per_audio_second": instructions / seconds,
             "instructions_per_tick": run.instructions_per_tick,
             "instructions_per_window_model_and_score": run.bench_instructions_per_window,
+            "instructions_per_frame_front_end": run.bench_instructions_per_frame,
             "instructions_per_window_whole_chain": instructions / max(1, sum(r.n_windows for r in run.clips)),
             "cortex_m4": {"decisions": m4_decisions, "scores": [r.score() for r in run.clips],
                           "raw_sums_equal_host": [r.raw_sum for r in run.clips] == [r.raw_sum for r in host],
