@@ -8,8 +8,9 @@ Files (under the export's ``c/``):
   vibration the band edges and the demodulation band's bins; per-feature input
   quantisation (standardisation folded in), int8 dense layers (weights, int32
   bias with the input offset folded in as ``bias + in_offset * sum(w)``,
-  per-channel multiplier/shift, offsets, activation clamps) or k-means
-  centroids, and the threshold.
+  per-channel multiplier/shift, offsets, activation clamps, and every int8
+  input on the output grid for the score) or k-means centroids, the threshold
+  and the streaming alarm's N of M.
 * ``model_data.h`` / ``model_data.c``: the int8 .tflite as a 16-byte aligned
   byte array (for TensorFlow Lite Micro; the runtime does not need it).
 
@@ -127,6 +128,19 @@ def _vibration_tables(cfg) -> tuple[dict, list[str], list[str]]:
 FRONT_END_TABLES = {"log_mel": _log_mel_tables, "vibration": _vibration_tables}
 
 
+def in_on_out_table(input_zero_point: int, multiplier: int, shift: int) -> np.ndarray:
+    """Each int8 input value q = -128..127 on the output grid, requant(q - zero point), int64 (256,).
+
+    The autoencoder's window score compares its outputs with this (as
+    ``DeviceScorer.window_scores``); the C runtime looks it up instead of
+    requantising every input.
+    """
+    from pipeline.export import multiply_by_quantized_multiplier
+
+    q = np.arange(-128, 128, dtype=np.int64)
+    return multiply_by_quantized_multiplier(q - int(input_zero_point), int(multiplier), int(shift))
+
+
 def write_c_sources(out_dir: str | Path, feature_config, scorer, *, model_bytes: bytes | None = None) -> list[Path]:
     """Write fs_params.h/.c (and model_data.h/.c when ``model_bytes``) into ``out_dir``.
 
@@ -162,15 +176,17 @@ def write_c_sources(out_dir: str | Path, feature_config, scorer, *, model_bytes:
         "FS_HOP": int(cfg.hop_length), "FS_N_FRAMES": int(cfg.n_frames), "FS_FRAME_DIM": dim // int(cfg.n_frames),
         "FS_DIM": dim, "FS_CENTER": int(bool(cfg.center)), "FS_LOG_EPS": c_float(EPS),
         "FS_FEATURE_VIBRATION": int(cfg.kind == "vibration"), **front_defs, "FS_DETECTOR_AUTOENCODER": int(ae),
+        "FS_ALARM_N": int(scorer.alarm.n), "FS_ALARM_M": int(scorer.alarm.m),
     }
     if ae:
         g = scorer.graph
         widths = [layer.weights.shape[0] for layer in g.layers[:-1]] or [1]
         defs.update({"FS_N_LAYERS": len(g.layers), "FS_MAX_WIDTH": max(widths),
                      "FS_IN_ZERO_POINT": g.input_zero_point, "FS_OUT_ZERO_POINT": g.output_zero_point,
-                     "FS_IN_TO_OUT_MULT": f"((int32_t){scorer.in_to_out[0]})",
-                     "FS_IN_TO_OUT_SHIFT": scorer.in_to_out[1],
                      "FS_THRESHOLD_INT": f"((int64_t){scorer.threshold_int}LL)"})
+        in_on_out = in_on_out_table(g.input_zero_point, *scorer.in_to_out)
+        wide = int(np.abs(in_on_out).max()) > np.iinfo(np.int16).max
+        defs["FS_IN_ON_OUT_T"] = "int32_t" if wide else "int16_t"
     else:
         defs.update({"FS_N_CLUSTERS": int(scorer.centroids.shape[0]), "FS_MAX_WIDTH": 1,
                      "FS_THRESHOLD_REAL": repr(float(scorer.threshold_real))})
@@ -179,7 +195,8 @@ def write_c_sources(out_dir: str | Path, feature_config, scorer, *, model_bytes:
     h.append("\n" + "\n".join(["extern const float fs_twiddle[FS_N_FFT];", *front_decls,
                                 "extern const float fs_q_gain[FS_DIM];", "extern const float fs_q_bias[FS_DIM];"])
              + "\n")
-    h.append("extern const fs_dense_layer fs_layers[FS_N_LAYERS];\n" if ae else
+    h.append("extern const fs_dense_layer fs_layers[FS_N_LAYERS];\n"
+             "extern const FS_IN_ON_OUT_T fs_in_on_out[256];\n" if ae else
              "extern const int8_t fs_centroids[FS_N_CLUSTERS * FS_DIM];\n")
     h.append("\n#endif\n")
 
@@ -202,6 +219,7 @@ def write_c_sources(out_dir: str | Path, feature_config, scorer, *, model_bytes:
             entries.append(f"    {{{in_dim}, {out_dim}, fs_w{i}, fs_b{i}, fs_m{i}, fs_s{i}, 0, "
                            f"{layer.out_offset}, {layer.act_min}, {layer.act_max}}}")
         c.append("const fs_dense_layer fs_layers[FS_N_LAYERS] = {\n" + ",\n".join(entries) + "\n};\n")
+        c.append(_c_array(defs["FS_IN_ON_OUT_T"], "fs_in_on_out", in_on_out, per_line=16))
     else:
         c.append(_c_array("int8_t", "fs_centroids", scorer.centroids.reshape(-1), per_line=20))
 

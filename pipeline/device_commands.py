@@ -22,13 +22,16 @@ def export(
                                help="Device budget: flash and RAM (B, KB, MB), Cortex-M4 instructions per audio "
                                     "second (k, M, G) and optionally the AUC int8 may lose (auc_loss); a model "
                                     "over it is refused. 'none' lifts it."),
+    alarm: str = typer.Option("7/10", "--alarm", help="Streaming alarm N/M: on while at least N of the last M "
+                                                      "windows score above the threshold (M <= 32)."),
 ) -> None:
     """Export a trained detector: int8 TFLite (checked in LiteRT and TFLM), C sources, export.json."""
     from pipeline.export import export_bundle
     from pipeline.export_budget import parse_export_budget
+    from pipeline.streaming import AlarmRule
 
     info = export_bundle(model_dir=model, out_dir=out, data=data, overwrite=overwrite,
-                         budget=parse_export_budget(budget))
+                         budget=parse_export_budget(budget), alarm=AlarmRule.parse(alarm))
     ev = info["evaluation"]
     lines = [f"exported {info['detector']} to {out}"]
     for name, m in info["models"].items():
@@ -45,6 +48,9 @@ def export(
                  f"pAUC float {fmt(ev['float'].get('pauc'))} int8 {fmt(ev['int8'].get('pauc'))} "
                  f"({ev['clips']} clips)")
     lines.append(f"  threshold (int8 score domain): {info['threshold_int8']}")
+    a = info["device"]["alarm"]
+    lines.append(f"  streaming alarm: {a['n']} of the last {a['m']} windows over the threshold "
+                 f"(earliest {a['min_latency_s']:.3f} s after a fault appears)")
     cost = info["device_cost_estimate"]
     lines.append(f"  Cortex-M4 estimate: flash {cost['flash_bytes']:,} B, RAM {cost['ram_bytes']:,} B, "
                  f"{cost['instructions_per_second'] / 1e6:.2f} M instructions per audio second")
@@ -87,8 +93,15 @@ def firmware(
         lines.append(f"Cortex-M4: {r['elf']}")
         lines.append(f"  flash {r['flash_bytes']} B, RAM {r['ram_bytes']} B, "
                      f"{r['instructions_per_audio_second'] / 1e6:.2f} M instructions per audio second")
-        lines.append(f"  decisions match Python: {r['decisions_match_python']}")
+        lines.append(f"  decisions match Python: {r['decisions_match_python']}; streaming alarms match Python: "
+                     f"{r['cortex_m4']['alarms_equal_python']}")
     else:
         lines.append(r["skipped"])
+    a = r["alarm"]
+    lines.append(f"streaming alarm ({a['n']} of the last {a['m']} windows; host equals Python: "
+                 f"{a['host_equal_python']}): {a['fault_clips_alarmed']} of {a['fault_clips']} fault clips alarmed"
+                 + ("" if a["median_latency_s"] is None else f", median latency {a['median_latency_s']:.2f} s")
+                 + (f"; {a['false_alarms']} false alarms in {a['normal_audio_s']:.0f} s of normal audio ("
+                    f"{a['false_alarms_per_hour']:.0f} per hour)" if a["false_alarms_per_hour"] is not None else ""))
     lines.append(f"wrote {out / 'firmware.json'}")
     typer.echo("\n".join(lines))

@@ -9,44 +9,54 @@ and :attr:`DeviceCost.reason` why not.
 What the model counts (firmware/src, firmware/include/fs_runtime.h,
 pipeline/c_sources.py, pipeline/firmware_build.py):
 
-* flash = runtime and libm code (per detector) + newlib's initialised data +
-  the generated tables of ``fs_params.c``: periodic Hann window and FFT
-  twiddles (``n_fft`` float32 each), sparse mel filterbank (three uint16 per
-  band, one float32 per non-zero weight, priced by :func:`priced_mel_weights`
-  so that more bands never price lower), per-feature input quantisation (gain
-  and bias float32 per feature), and the model: int8 weights, int32 bias,
-  multiplier and shift per output and a 36-byte descriptor per dense layer
-  (autoencoder), or int8 centroids (k-means). With ``center=True`` a zero block
-  of ``n_fft / 2`` float32 pads the clip end. The int8 ``.tflite``
-  (``model_data.c``) is for a TensorFlow Lite Micro build and is not linked
-  into the runtime, so it is not counted; neither is a TFLM arena.
+* flash = runtime and libm code (per detector, growing with the FFT size: each
+  pair of FFT stages is compiled for its span) + newlib's initialised data
+  (only when a libm call that may set errno is linked: sqrtf, powf) + the
+  generated tables of ``fs_params.c``: periodic Hann window and FFT twiddles
+  (``n_fft`` float32 each), sparse mel filterbank (three uint16 per band, one
+  float32 per non-zero weight, priced by :func:`priced_mel_weights` so that
+  more bands never price lower), per-feature input quantisation (gain and bias
+  float32 per feature), and the model: int8 weights, int32 bias, multiplier
+  and shift per output, a 36-byte descriptor per dense layer and the 256-entry
+  input-on-output-grid table (autoencoder), or int8 centroids (k-means). With
+  ``center=True`` a zero block of ``n_fft / 2`` float32 pads the clip end. The
+  int8 ``.tflite`` (``model_data.c``) is for a TensorFlow Lite Micro build and
+  is not linked into the runtime, so it is not counted; neither is a TFLM arena.
 * RAM = newlib's data + the Cortex-M4 driver's buffers (1 KB sample chunk, 2 KB
   clip list) and counters + one ``fs_state`` (``frame`` and ``fft`` of
   ``n_fft`` float32, ``power`` of ``n_fft / 2 + 1`` float32, a ring of
   ``n_frames x n_mels`` float32 log-mel frames, int8 input, output and
-  ping-pong activations) + the stack high-water mark.
+  ping-pong activations, counters and the alarm history) + the stack
+  high-water mark.
 * instructions per audio second = frames per second x front end per frame
-  (copying ``n_fft`` samples through the frame buffer, window, radix-2 real FFT
-  of ``n_fft`` = complex FFT of ``n_fft / 2`` points plus split step, power
-  spectrum, sparse mel, ``log10f`` per band) + feature vectors per second x
-  (input quantisation per feature + model + score).
+  (copying ``n_fft`` samples through the frame buffer; windowing fused with the
+  bit reversal and the first stage of the complex FFT of ``n_fft / 2`` points;
+  its radix-4 passes and, for an odd number of remaining stages, one radix-2
+  stage, counted by :func:`fft_butterflies`; split step fused with the power
+  spectrum; sparse mel; ``fs_log10`` per band) + feature vectors per second x
+  (input quantisation per feature + model + score + alarm update).
 
-Calibration: the constants below are least-squares fits to 88 builds of the
+Calibration: the constants below are least-squares fits to 31 builds of the
 runtime (arm-none-eabi-gcc 12.2 ``-O2``, newlib, compiled as
-``pipeline/firmware_build.py`` does) run on QEMU ``mps2-an386`` with ``-icount
-shift=0`` over 10 s synthetic fan clips: ``n_fft`` 256-2048 with hops from
-``n_fft/8`` to ``n_fft``, 8-128 mels (full band, 0-500 Hz, 50-6000 Hz), 1-8
-frames, k-means with 1-64 clusters, autoencoders from 16-32-8-32-16 to
-640-128-128-8-128-128-640, 8-44.1 kHz, ``center`` and ``power`` variants.
-Against those builds the estimate is within -64/+256 bytes of flash, 16 bytes
-of RAM and 1.9 % of instructions (the autoencoder's window cost within
-0.1 %). Against the README's three measured models (``python cli.py
-firmware`` on the shipped fan experiments' 2 s clips: pass
-``clip_seconds=2.0``) flash and RAM are within 8 bytes and instructions within
-0.6 % (``bench/device_cost_check.py``). Compiler, libm or
-runtime changes move these numbers: re-measure then. The Gaussian detector
-has no C implementation: its cost is an int8 quadratic form priced like dense
-layers (an assumption, not a measurement).
+``pipeline/firmware_build.py`` does, synthetic int8 weights) run on QEMU
+``mps2-an386`` with ``-icount shift=0`` over three 2 s synthetic clips each
+(``python bench/device_cost_fit.py`` builds, measures and fits them):
+log-mel front ends with ``n_fft`` 256-4096, hops ``n_fft/4`` to ``n_fft``,
+8-128 mels (full band, 0-500 Hz, 0-4000 Hz), 1-5 frames, ``center`` on and
+off; k-means with 1-64 clusters; autoencoders from 16-32-8-32-16 to
+128-128x4-8-128x4-128; vibration front ends with ``n_fft`` 256-4096 and both
+envelope paths. A few constants the data cannot separate were fixed from the
+disassembly (per frame 314, per moved sample 0.83, per twiddle set 30; the
+power-law spectra's sqrtf/powf costs, POWF code and stack are the earlier
+measurements, those paths did not change). Against those builds the estimate
+is within 2.2 % of flash, 0.4 % of RAM and 1.2 % of instructions per audio
+second (the autoencoder's window cost within 2.3 %). Against the README's
+three measured models (``python cli.py firmware`` on the shipped fan
+experiments' 2 s clips: pass ``clip_seconds=2.0``) see
+``bench/device_cost_check.py``. Compiler, libm or runtime changes move these
+numbers: re-measure then. The Gaussian detector has no C implementation: its
+cost is an int8 quadratic form priced like dense layers (an assumption, not a
+measurement).
 """
 
 from __future__ import annotations
@@ -63,10 +73,16 @@ from errors import FaultsynthError
 
 # ---------------------------------------------------------------- calibration constants
 
-#: Runtime, driver, startup and libm code (.text less the generated tables), bytes, per detector.
-#: The Gaussian detector has no C scorer; it is priced with the k-means runtime.
-RUNTIME_CODE_BYTES = {"autoencoder": 7968, "kmeans": 8416, "gaussian": 8416}
-#: newlib's initialised data (.data: in flash and copied to RAM), bytes.
+#: Runtime, driver, startup and libm code (.text less the generated tables), bytes, per detector, with
+#: n_fft = 1024. The Gaussian detector has no C scorer; it is priced with the k-means runtime.
+RUNTIME_CODE_BYTES = {"autoencoder": 10928, "kmeans": 10672, "gaussian": 10672}
+#: FFT code per doubling of n_fft (each pair of stages is compiled for its span), bytes.
+FFT_CODE_BYTES_PER_DOUBLING = 320
+#: n_fft RUNTIME_CODE_BYTES was measured at.
+CODE_REFERENCE_N_FFT = 1024
+#: newlib's initialised data (.data: in flash and copied to RAM), bytes, linked with the libm calls that
+#: may set errno (sqrtf of the k-means score and of the vibration RMS, powf): none in a log-mel
+#: autoencoder of power 2.
 LIBC_DATA_BYTES = 1080
 #: Code the compiler drops when n_frames == 1 (no ring-buffer index arithmetic), bytes.
 SINGLE_FRAME_CODE_SAVING_BYTES = 64
@@ -78,29 +94,36 @@ CENTER_CODE_BYTES = 64
 DENSE_LAYER_DESCRIPTOR_BYTES = 36
 #: Per dense-layer output: int32 bias, multiplier and shift, bytes.
 DENSE_PER_OUTPUT_BYTES = 12
+#: Autoencoder score: every int8 input on the output grid, 256 int16 (``fs_in_on_out``), bytes.
+IN_ON_OUT_TABLE_BYTES = 512
 
 #: Static RAM besides fs_state: the Cortex-M4 driver's 1 KB sample chunk and 2 KB clip list, SysTick
-#: counter, alignment, bytes (measured .bss less fs_state).
-DRIVER_BSS_BYTES = 3080
+#: counter, alarm digest, window hook, alignment, bytes (measured .bss less fs_state).
+DRIVER_BSS_BYTES = 3096
 #: Stack high-water mark, bytes, per detector (QEMU, painted stack).
-STACK_BYTES = {"autoencoder": 320, "kmeans": 292, "gaussian": 292}
+STACK_BYTES = {"autoencoder": 320, "kmeans": 276, "gaussian": 276}
 #: Extra stack with ``center=True`` and with powf, bytes.
 CENTER_STACK_BYTES = 24
 POWF_STACK_BYTES = 20
 
-# Instructions (Cortex-M4, Thumb-2 with FPv4-SP): front end, per spectral frame.
-#: Per point and radix-2 stage of the complex FFT of n_fft/2 points (x (n_fft/2) log2(n_fft/2)).
-INSTR_PER_FFT_POINT_STAGE = 12.97
-#: Per bin of the n_fft/2-point half spectrum: copying 2 samples in, windowing them, bit reversal,
-#: split step, |X|^2.
-INSTR_PER_SPECTRUM_BIN = 78.6
+# Instructions (Cortex-M4, Thumb-2 with FPv4-SP): front end, per spectral frame. The complex FFT of
+# M = n_fft/2 points (firmware/src/fs_fft.c) runs its first stage fused with the window and the bit
+# reversal, then radix-4 passes of M/4 butterflies at spans 2, 8, 32, ... (each with one twiddle set
+# per index j < span), then one radix-2 stage of M/2 butterflies when log2(M) - 1 is odd.
+#: Per radix-4 butterfly (4 points, 2 stages), per radix-2 butterfly of the last stage, per twiddle set.
+INSTR_PER_RADIX4_BUTTERFLY = 60.27
+INSTR_PER_RADIX2_BUTTERFLY = 45.96
+INSTR_PER_TWIDDLE_SET = 30.0
+#: Per bin of the n_fft/2-point half spectrum: copying 2 samples in, windowing them with the bit
+#: reversal and the first stage, split step with |X|^2.
+INSTR_PER_SPECTRUM_BIN = 20.94
 #: Per sample the frame buffer moves by after a frame (memmove of n_fft - hop_length float32), beyond
 #: what copying it in costs (in the per-bin term).
 INSTR_PER_MOVED_SAMPLE = 0.83
-#: Per non-zero mel filterbank weight (multiply-add, sparse).
-INSTR_PER_MEL_WEIGHT = 6.73
-#: Per mel band: log10f, scaling, loop.
-INSTR_PER_MEL_BAND = 110.8
+#: Per non-zero mel filterbank weight (multiply-add, sparse, unrolled by four).
+INSTR_PER_MEL_WEIGHT = 4.65
+#: Per mel band: fs_log10, scaling, loop.
+INSTR_PER_MEL_BAND = 88.9
 #: Per frame: calls, ring-buffer bookkeeping, push loop.
 INSTR_PER_FRAME = 314.0
 #: Per spectrum bin when power == 1 (sqrtf), power == 0.5 (sqrtf + newlib powf's square-root path) and
@@ -109,30 +132,33 @@ INSTR_PER_BIN_SQRT = 7.6
 INSTR_PER_BIN_POWF_HALF = 56.0
 INSTR_PER_BIN_POWF = 260.0
 # Per feature vector (window).
-#: Per feature: floorf of gain x + bias, clamp to int8 (standardisation folded in).
-INSTR_PER_QUANTISED_FEATURE = 48.4
-#: Autoencoder: per int8 multiply-accumulate, per dense output (requantisation, clamp), per layer, per
-#: scored feature (requantised input vs output, squared error), per window.
-INSTR_PER_MAC = 5.0
-INSTR_PER_DENSE_OUTPUT = 64.0
-INSTR_PER_DENSE_LAYER = 41.9
-INSTR_PER_SCORED_FEATURE = 26.5
-INSTR_PER_WINDOW_AUTOENCODER = 13.3
+#: Per feature: gain x + bias, floor, clamp to int8 (standardisation folded in), and the window's
+#: share of the alarm update.
+INSTR_PER_QUANTISED_FEATURE = 19.43
+#: Autoencoder (SMLAD kernel, three rows at a time): per int8 multiply-accumulate, per dense output
+#: (requantisation, clamp), per layer, per scored feature (tabulated input on the output grid, squared
+#: error), per window.
+INSTR_PER_MAC = 1.852
+INSTR_PER_DENSE_OUTPUT = 21.23
+INSTR_PER_DENSE_LAYER = 313.0
+INSTR_PER_SCORED_FEATURE = 23.49
+INSTR_PER_WINDOW_AUTOENCODER = 847.4
 #: k-means: per centroid element (difference, square, accumulate), per centroid (compare), per window.
 INSTR_PER_CENTROID_ELEMENT = 8.0
 INSTR_PER_CENTROID = 11.9
 INSTR_PER_WINDOW_KMEANS = 34.7
 # Vibration front end (firmware/src/fs_vibration.c), per frame: complex FFTs of n_fft/2 points (priced
-# with INSTR_PER_FFT_POINT_STAGE), 3 when the demodulation band is every bin but DC and Nyquist, else 4;
-# log10f per band (INSTR_PER_MEL_BAND); and, keyed by that "full band" flag, per bin of the half
-# spectrum (moments, bit reversals, split steps, windowed power, envelope, band sums) and per frame.
-#: Least-squares fits to 7 QEMU builds (n_fft 256-2048, 8-32 bands, both envelope paths), within 0.4 %.
+# with the butterfly constants above), 3 when the demodulation band is every bin but DC and Nyquist,
+# else 4; fs_log10 per band (INSTR_PER_MEL_BAND); and, keyed by that "full band" flag, per bin of the
+# half spectrum (moments, bit reversals, first stages, split steps, windowed power, envelope, band sums)
+# and per frame.
+#: Least-squares fits to 7 QEMU builds (n_fft 256-4096, 8-32 bands, both envelope paths), within 1.2 %.
 VIBRATION_FFTS = {True: 3, False: 4}
-INSTR_PER_VIBRATION_BIN = {True: 303.3, False: 326.1}
-INSTR_PER_VIBRATION_FRAME = {True: 128.2, False: 709.4}
+INSTR_PER_VIBRATION_BIN = {True: 227.3, False: 212.0}
+INSTR_PER_VIBRATION_FRAME = {True: 0.0, False: 4976.4}
 #: Extra code of the vibration front end over the log-mel one, bytes; extra stack, bytes.
-VIBRATION_CODE_BYTES = 768
-VIBRATION_STACK_BYTES = 12
+VIBRATION_CODE_BYTES = 640
+VIBRATION_STACK_BYTES = 8
 #: Gaussian (no C scorer; assumed int8 quadratic form z' P z): per precision-matrix element.
 INSTR_PER_PRECISION_ELEMENT = INSTR_PER_MAC
 
@@ -373,12 +399,35 @@ def envelope_full_band(sample_rate: int, n_fft: int, envelope_fmin_hz: float, fm
     return kept.size == n_fft // 2 - 1
 
 
+def fft_butterflies(n_fft: int) -> tuple[int, int, int]:
+    """(radix-4 butterflies, twiddle sets, radix-2 butterflies) of the complex FFT of the real FFT of n_fft.
+
+    firmware/src/fs_fft.c on M = n_fft/2 points (M rounded down to a power of two for sizes the
+    runtime refuses but the model still prices): after the first stage, radix-4 passes at spans
+    h = 2, 8, 32, ... while 4 h <= M (M/4 butterflies and h twiddle sets each), and a radix-2 stage of
+    M/2 butterflies when one stage is left over.
+    """
+    m = 1 << max(int(n_fft) // 2, 1).bit_length() - 1
+    h, radix4, sets = 2, 0, 0
+    while 4 * h <= m:
+        radix4 += m // 4
+        sets += h
+        h *= 4
+    return radix4, sets, (m // 2 if h < m else 0)
+
+
+def fft_instructions(n_fft: int) -> float:
+    """Cortex-M4 instructions of the butterfly passes after the first stage, per complex FFT of n_fft/2 points."""
+    radix4, sets, radix2 = fft_butterflies(n_fft)
+    return INSTR_PER_RADIX4_BUTTERFLY * radix4 + INSTR_PER_TWIDDLE_SET * sets + INSTR_PER_RADIX2_BUTTERFLY * radix2
+
+
 def state_bytes(n_fft: int, dim: int, max_width: int, *, vibration: bool = False) -> int:
     """``sizeof(fs_state)`` on a 32-bit target (firmware/include/fs_runtime.h), bytes."""
     spectrum = n_fft if vibration else n_fft // 2 + 1  # aux (vibration) or power (log-mel)
     off = 4 * (2 * n_fft + spectrum + dim)  # frame, fft, aux or power, feature ring (float32)
     off += 2 * dim + 2 * max_width  # qin, qout, act[2] (int8)
-    off = _align(off, 4) + 16  # filled, since_hop, n_frames_seen, n_windows
+    off = _align(off, 4) + 36  # filled, since_hop, n_frames_seen, n_windows, five alarm words
     return _align(_align(off, 8) + 16, 8)  # sum_int, sum_real
 
 
@@ -498,6 +547,7 @@ def estimate_cost(feature_config: Any, detector_spec: Mapping[str, Any], *,
         model_flash = (sum(_align(a * b, 4) for a, b in pairs) + DENSE_PER_OUTPUT_BYTES * outputs
                        + DENSE_LAYER_DESCRIPTOR_BYTES * len(pairs))
         max_width = max(widths[1:-1])
+        model_flash += IN_ON_OUT_TABLE_BYTES
         model_instr = (INSTR_PER_MAC * macs + INSTR_PER_DENSE_OUTPUT * outputs
                        + INSTR_PER_DENSE_LAYER * len(pairs) + INSTR_PER_SCORED_FEATURE * dim
                        + INSTR_PER_WINDOW_AUTOENCODER)
@@ -515,7 +565,9 @@ def estimate_cost(feature_config: Any, detector_spec: Mapping[str, Any], *,
     nnz = priced_mel_weights(sample_rate, n_fft, n_mels, float(f["fmin_hz"]),
                               None if fmax is None else float(fmax))
     uses_powf = power not in (1.0, 2.0) and not vibration  # the vibration front end ignores power
-    code = (RUNTIME_CODE_BYTES[name] + LIBC_DATA_BYTES + (POWF_CODE_BYTES if uses_powf else 0)
+    libc_data = 0 if (name == "autoencoder" and not vibration and power == 2.0) else LIBC_DATA_BYTES
+    fft_code = FFT_CODE_BYTES_PER_DOUBLING * (max(n_fft, 1).bit_length() - CODE_REFERENCE_N_FFT.bit_length())
+    code = (RUNTIME_CODE_BYTES[name] + fft_code + libc_data + (POWF_CODE_BYTES if uses_powf else 0)
             + (CENTER_CODE_BYTES + 2 * n_fft if center else 0) + (VIBRATION_CODE_BYTES if vibration else 0)
             - (SINGLE_FRAME_CODE_SAVING_BYTES if n_frames == 1 else 0))
     if vibration:  # twiddles, spectral and envelope band edges (uint16)
@@ -529,7 +581,7 @@ def estimate_cost(feature_config: Any, detector_spec: Mapping[str, Any], *,
     state = state_bytes(n_fft, dim, max_width, vibration=vibration)
     stack = (STACK_BYTES[name] + (CENTER_STACK_BYTES if center else 0) + (POWF_STACK_BYTES if uses_powf else 0)
              + (VIBRATION_STACK_BYTES if vibration else 0))
-    fixed = LIBC_DATA_BYTES + DRIVER_BSS_BYTES
+    fixed = libc_data + DRIVER_BSS_BYTES
     ram = fixed + state + stack
 
     # -- instructions per audio second
@@ -537,12 +589,12 @@ def estimate_cost(feature_config: Any, detector_spec: Mapping[str, Any], *,
     if vibration:
         full = envelope_full_band(sample_rate, n_fft, float(f["envelope_fmin_hz"]),
                                   None if fmax is None else float(fmax))
-        per_frame = (INSTR_PER_FFT_POINT_STAGE * half * math.log2(max(half, 1)) * VIBRATION_FFTS[full]
+        per_frame = (fft_instructions(n_fft) * VIBRATION_FFTS[full]
                      + INSTR_PER_VIBRATION_BIN[full] * half + INSTR_PER_VIBRATION_FRAME[full]
                      + INSTR_PER_MOVED_SAMPLE * max(n_fft - hop, 0) + INSTR_PER_MEL_BAND * (n_mels + n_env)
                      + INSTR_PER_FRAME)
     else:
-        per_frame = (INSTR_PER_FFT_POINT_STAGE * half * math.log2(max(half, 1)) + INSTR_PER_SPECTRUM_BIN * half
+        per_frame = (fft_instructions(n_fft) + INSTR_PER_SPECTRUM_BIN * half
                      + INSTR_PER_MOVED_SAMPLE * max(n_fft - hop, 0) + INSTR_PER_MEL_WEIGHT * nnz
                      + INSTR_PER_MEL_BAND * n_mels + INSTR_PER_FRAME)
         if power == 1.0:

@@ -34,13 +34,14 @@ import json
 import math
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from errors import FaultsynthError
+from pipeline.streaming import AlarmRule, alarm_states, min_latency_s, window_flags
 from pipeline.tf_import import captured_stderr
 
 EXPORT_NAME = "export.json"
@@ -506,6 +507,8 @@ class DeviceScorer:
     score_unit : float
         Multiply a device clip score by it to get the float-domain score
         (autoencoder: ``s_out**2 / dim``; k-means: ``s_in``).
+    alarm : pipeline.streaming.AlarmRule
+        The streaming N-of-M alarm over per-window threshold exceedances.
     """
 
     kind: str
@@ -518,6 +521,7 @@ class DeviceScorer:
     threshold_real: float = 0.0
     score_unit: float = 1.0
     model_bytes: bytes = b""
+    alarm: AlarmRule = field(default_factory=AlarmRule)
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
         """Raw feature vectors (n, dim) float32 -> int8 model inputs."""
@@ -555,6 +559,15 @@ class DeviceScorer:
             total += float(d)  # sequential float64 sum, as the C loop
         return total / n, total > self.threshold_real * n
 
+    def window_flags(self, window_scores: np.ndarray) -> np.ndarray:
+        """Per-window threshold exceedance (bool), as the C runtime flags windows."""
+        return window_flags(self.kind, window_scores, threshold_int=self.threshold_int,
+                            threshold_real=self.threshold_real)
+
+    def alarm_states(self, window_scores: np.ndarray) -> np.ndarray:
+        """The N-of-M alarm's state after each window (bool), as the C runtime streams it."""
+        return alarm_states(self.window_flags(window_scores), self.alarm)
+
     def score_clip(self, x: np.ndarray) -> tuple[float, bool]:
         """Clip score and decision from the clip's raw feature vectors (n, dim)."""
         return self.clip_result(self.window_scores(x))
@@ -566,8 +579,12 @@ def load_scorer(export_dir: str | Path) -> DeviceScorer:
     meta = read_export_json(export_dir)
     tables = np.load(export_dir / TABLES_NAME)
     kind = meta["detector"]
+    if "alarm" not in meta["device"]:
+        raise FaultsynthError(f"{export_dir}: export.json has no streaming alarm rule: export the model again")
+    alarm = meta["device"]["alarm"]
     scorer = DeviceScorer(kind=kind, gain=tables["gain"], bias=tables["bias"],
-                          score_unit=float(meta["device"]["score_unit"]))
+                          score_unit=float(meta["device"]["score_unit"]),
+                          alarm=AlarmRule(n=int(alarm["n"]), m=int(alarm["m"])))
     if kind == "autoencoder":
         model_bytes = (export_dir / INT8_NAME).read_bytes()
         scorer.graph = read_int8_graph(model_bytes)
@@ -721,7 +738,7 @@ def _metrics(labels: np.ndarray, scores: np.ndarray) -> dict:
 
 
 def export_bundle(*, model_dir: str | Path, out_dir: str | Path, data: str | Path | None = None,
-                  overwrite: bool = False, budget: Any = "default") -> dict:
+                  overwrite: bool = False, budget: Any = "default", alarm: AlarmRule | None = None) -> dict:
     """Export a trained bundle for devices; write OUT files and return export.json's dict.
 
     The export is built beside ``out_dir`` and replaces it only when complete
@@ -736,16 +753,21 @@ def export_bundle(*, model_dir: str | Path, out_dir: str | Path, data: str | Pat
         TinyML targets), None = no budget. A model whose estimated cost exceeds
         it is refused before anything is built; one whose int8 AUC loss exceeds
         it, once measured.
+    alarm : pipeline.streaming.AlarmRule, optional
+        Streaming N-of-M alarm (default 7 of 10 windows, justified in
+        :mod:`pipeline.streaming`); recorded in export.json and the C tables.
     """
     from datasets.output_folder import replaced_folder
     from pipeline.export_budget import DEFAULT_BUDGET
 
     budget = DEFAULT_BUDGET if isinstance(budget, str) and budget == "default" else budget
     with replaced_folder(out_dir, marker=EXPORT_NAME, overwrite=overwrite) as staging:
-        return _export_into(model_dir=model_dir, out_dir=staging, data=data, budget=budget)
+        return _export_into(model_dir=model_dir, out_dir=staging, data=data, budget=budget,
+                            alarm=AlarmRule() if alarm is None else alarm)
 
 
-def _export_into(*, model_dir: str | Path, out_dir: Path, data: str | Path | None, budget: Any) -> dict:
+def _export_into(*, model_dir: str | Path, out_dir: Path, data: str | Path | None, budget: Any,
+                 alarm: AlarmRule) -> dict:
     """Write every export file into the (empty) folder ``out_dir``; return export.json's dict.
 
     Writes ``model_float.tflite`` / ``model_int8.tflite`` (autoencoder),
@@ -807,6 +829,7 @@ def _export_into(*, model_dir: str | Path, out_dir: Path, data: str | Path | Non
         info["models"] = {"kmeans": {"format": "C tables (int8 centroids)",
                                      "n_clusters": int(np.asarray(detector.cluster_centers_).shape[0])}}
     scorer = build_scorer(detector, representative, threshold=float(bundle.threshold), int8_bytes=int8_bytes)
+    scorer.alarm = alarm
     tables = {"gain": scorer.gain, "bias": scorer.bias}
     if scorer.centroids is not None:
         tables["centroids"] = scorer.centroids
@@ -817,7 +840,13 @@ def _export_into(*, model_dir: str | Path, out_dir: Path, data: str | Path | Non
                       "in_to_out": list(scorer.in_to_out) if kind == "autoencoder" else None,
                       "score_domain": ("sum over the window of squared int8 output-grid errors; clip = mean"
                                        if kind == "autoencoder" else
-                                       "Euclidean distance in int8 input-grid steps; clip = mean")}
+                                       "Euclidean distance in int8 input-grid steps; clip = mean"),
+                      "alarm": {**alarm.to_dict(),
+                                "min_latency_s": min_latency_s(bundle.feature_config, alarm),
+                                "rule": (f"alarm while at least {alarm.n} of the last {alarm.m} windows score "
+                                         "above the threshold (per window, same score domain)"),
+                                "min_latency_note": "from a fault's onset at a window boundary: one whole "
+                                                    "window, then n - 1 hops"}}
 
     # Evaluation: float detector vs int8 device scoring on the test split.
     records, feats, labels = _evaluation(bundle, data)

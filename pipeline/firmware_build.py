@@ -134,12 +134,15 @@ class ClipResult:
     n_windows : feature vectors scored
     raw_sum : int (autoencoder: integer score sum) or float (k-means: distance sum)
     ticks : SysTick ticks spent (Cortex-M4 only; 0 on the host)
+    alarm : (events, first alarm window or -1, windows in alarm, FNV-1a digest of the per-window
+        alarm states): the streaming N-of-M alarm over the clip (pipeline.streaming)
     """
 
     decision: int
     n_windows: int
     raw_sum: float
     ticks: int = 0
+    alarm: tuple = (0, -1, 0, 0)
 
     def score(self) -> float:
         """Clip score in the device's integer score domain (mean over windows)."""
@@ -152,7 +155,30 @@ def _parse_clip(parts: list[str], kind: str) -> ClipResult:
         raw = bits - (1 << 64) if bits >= (1 << 63) else bits
     else:
         raw = struct.unpack("<d", struct.pack("<Q", bits))[0]
-    return ClipResult(decision=int(parts[1]), n_windows=int(parts[2]), raw_sum=raw, ticks=int(parts[4]))
+    alarm = (int(parts[5]), int(parts[6]) - 1, int(parts[7]), int(parts[8], 16))
+    return ClipResult(decision=int(parts[1]), n_windows=int(parts[2]), raw_sum=raw, ticks=int(parts[4]),
+                      alarm=alarm)
+
+
+def run_host_stream(exe: str | Path, clip_file: str | Path, *, kind: str) -> tuple[np.ndarray, np.ndarray,
+                                                                                  ClipResult]:
+    """Per-window (scores int64, alarm states bool) and the clip result of one clip on the host build."""
+    out = _run([exe, "stream", clip_file]).stdout.splitlines()
+    windows = [line.split() for line in out if line.startswith("window ")]
+    clips = [line.split() for line in out if line.startswith("clip ")]
+    if len(clips) != 1:
+        raise FaultsynthError(f"host runtime gave no clip line for {clip_file}:\n{chr(10).join(out[-5:])}")
+    return (np.array([int(w[1]) for w in windows], dtype=np.int64), np.array([w[2] == "1" for w in windows]),
+            _parse_clip(clips[0], kind))
+
+
+def alarm_record(states: np.ndarray) -> tuple:
+    """(events, first alarm window or -1, windows in alarm, digest) of per-window alarm states, as the drivers."""
+    from pipeline.streaming import alarm_events, fnv1a
+
+    states = np.asarray(states, dtype=bool)
+    first = int(np.argmax(states)) if states.any() else -1
+    return (alarm_events(states), first, int(states.sum()), fnv1a(states))
 
 
 def run_host(exe: str | Path, clip_files: Sequence[str | Path], *, kind: str) -> list[ClipResult]:
@@ -175,6 +201,7 @@ class QemuRun:
     stack_bytes: int = 0
     output: str = ""
     bench_instructions_per_window: float | None = None
+    bench_instructions_per_frame: float | None = None
 
 
 #: Bytes of the clip list the Cortex-M4 driver reads at once (its g_list buffer, less the terminator).
@@ -187,8 +214,9 @@ def run_qemu(elf: str | Path, clip_files: Sequence[str | Path], *, kind: str, be
 
     QEMU runs in a temporary folder holding short symbolic links to the clips
     (semihosting opens them relative to it); the clips are split over several
-    QEMU runs when their list exceeds the driver's 2 KB buffer. ``bench=True`` also times 100 window scores (model + score, no front
-    end): ``QemuRun.bench_instructions_per_window``.
+    QEMU runs when their list exceeds the driver's 2 KB buffer. ``bench=True`` also times 100 window
+    scores (model + score, no front end) and 10 front-end frames (features of one frame, no framing):
+    ``QemuRun.bench_instructions_per_window`` and ``bench_instructions_per_frame``.
     """
     tools = arm_tools()
     if tools is None:
@@ -214,6 +242,7 @@ def run_qemu(elf: str | Path, clip_files: Sequence[str | Path], *, kind: str, be
         run.stack_bytes = max(run.stack_bytes, part.stack_bytes)
         if part.bench_instructions_per_window is not None:
             run.bench_instructions_per_window = part.bench_instructions_per_window
+            run.bench_instructions_per_frame = part.bench_instructions_per_frame
     if len(run.clips) != len(files):
         raise FaultsynthError(f"QEMU runs gave {len(run.clips)} of {len(files)} clips:\n{run.output[-2000:]}")
     return run
@@ -233,7 +262,7 @@ def _qemu_once(qemu: str, elf: str | Path, cwd: Path, listing: list[str], kind: 
     if proc.returncode != 0 or "error" in out:
         raise FaultsynthError(f"QEMU run failed ({proc.returncode}):\n{out[-2000:]}")
     run = QemuRun(output=out)
-    bench_ticks = None
+    bench_ticks = frame_ticks = None
     for line in out.splitlines():
         parts = line.split()
         if not parts:
@@ -246,11 +275,14 @@ def _qemu_once(qemu: str, elf: str | Path, cwd: Path, listing: list[str], kind: 
             run.stack_bytes = int(parts[1])
         elif parts[0] == "bench":
             bench_ticks = int(parts[1]) / int(parts[2])
+        elif parts[0] == "frame":
+            frame_ticks = int(parts[1]) / int(parts[2])
     n_clips = len([n for n in listing if not n.startswith("@")])
     if len(run.clips) != n_clips or run.instructions_per_tick <= 0:
         raise FaultsynthError(f"QEMU run gave {len(run.clips)} of {n_clips} clips:\n{out[-2000:]}")
     if bench_ticks is not None:
         run.bench_instructions_per_window = bench_ticks * run.instructions_per_tick
+        run.bench_instructions_per_frame = frame_ticks * run.instructions_per_tick
     return run
 
 
@@ -262,9 +294,22 @@ TARGETS = {"flash_bytes": 64 * 1024, "ram_bytes": 32 * 1024, "instructions_per_a
 
 
 def _pick_clips(records: list, max_clips: int) -> list:
-    """Up to ``max_clips`` clips, test split first, alternating anomalies and normals."""
+    """Up to ``max_clips`` clips, test split first, alternating anomalies and normals.
+
+    Anomalies are taken in turn from each (fault, severity) group, so that a few clips already
+    cover every fault type and severity the dataset has.
+    """
     test = [r for r in records if r.split == "test"] or list(records)
-    anomalies = [r for r in test if r.label == "anomaly"]
+    groups: dict = {}
+    for r in test:
+        if r.label == "anomaly":
+            groups.setdefault((str(r.fault), str(r.severity)), []).append(r)
+    queues = list(groups.values())
+    anomalies = []
+    while any(queues):
+        for q in queues:
+            if q:
+                anomalies.append(q.pop(0))
     normals = [r for r in test if r.label != "anomaly"]
     picked = []
     while len(picked) < max_clips and (anomalies or normals):
@@ -274,15 +319,60 @@ def _pick_clips(records: list, max_clips: int) -> list:
     return picked
 
 
-def python_reference(scorer, features: np.ndarray, *, use_tflm: bool = True) -> tuple[float, int]:
-    """(device clip score, decision) of one clip's Python features (TFLM runs the int8 model)."""
+def python_windows(scorer, features: np.ndarray, *, use_tflm: bool = True) -> np.ndarray:
+    """Device window scores (int64) of one clip's Python features (TFLM runs the int8 model)."""
     from pipeline.export import tflm_run
 
     outputs = None
     if scorer.kind == "autoencoder" and use_tflm:
         outputs = tflm_run(scorer.model_bytes, scorer.quantize(features))
-    score, anomalous = scorer.clip_result(scorer.window_scores(features, outputs=outputs))
+    return scorer.window_scores(features, outputs=outputs)
+
+
+def python_reference(scorer, features: np.ndarray, *, use_tflm: bool = True) -> tuple[float, int]:
+    """(device clip score, decision) of one clip's Python features (TFLM runs the int8 model)."""
+    score, anomalous = scorer.clip_result(python_windows(scorer, features, use_tflm=use_tflm))
     return score, int(anomalous)
+
+
+def alarm_summary(config, scorer, labels: Sequence[str], records: Sequence[tuple], n_samples: Sequence[int]) -> dict:
+    """Alarm latency on fault clips and false alarms per hour on normal clips, from per-clip alarm records.
+
+    Parameters
+    ----------
+    config : FeatureConfig
+    scorer : DeviceScorer (its ``alarm`` rule)
+    labels : "anomaly" or "normal" per clip
+    records : :func:`alarm_record` per clip
+    n_samples : samples per clip
+
+    Returns
+    -------
+    dict
+        ``latency_s`` per fault clip (time from the clip start, where the fault is already present,
+        to the end of the window that raised the alarm; None when it never did), ``fault_clips_alarmed``,
+        ``median_latency_s``, ``false_alarms`` and ``false_alarms_per_hour`` on the normal clips (alarm
+        onsets per hour of normal audio), ``normal_audio_s``.
+    """
+    from pipeline.streaming import min_latency_s, window_end_samples
+
+    sr = float(config.sample_rate)
+    latencies, false_alarms, normal_s = [], 0, 0.0
+    for label, (events, first, _, _), n in zip(labels, records, n_samples):
+        if label == "anomaly":
+            if first < 0:
+                latencies.append(None)
+            else:
+                latencies.append(float(window_end_samples(config, first + 1, n)[first]) / sr)
+        else:
+            false_alarms += events
+            normal_s += n / sr
+    seen = [v for v in latencies if v is not None]
+    return {"n": scorer.alarm.n, "m": scorer.alarm.m, "min_latency_s": min_latency_s(config, scorer.alarm),
+            "latency_s": latencies, "fault_clips": len(latencies), "fault_clips_alarmed": len(seen),
+            "median_latency_s": float(np.median(seen)) if seen else None,
+            "false_alarms": false_alarms, "normal_audio_s": normal_s,
+            "false_alarms_per_hour": false_alarms / normal_s * 3600.0 if normal_s > 0 else None}
 
 
 def run_firmware(*, export_dir: str | Path, clips: str | Path, out_dir: str | Path, max_clips: int = 8) -> dict:
@@ -320,13 +410,17 @@ def run_firmware(*, export_dir: str | Path, clips: str | Path, out_dir: str | Pa
     chosen = _pick_clips(records, int(max_clips))
     clip_dir = out_dir / "clips"
     clip_dir.mkdir(parents=True, exist_ok=True)
-    files, py, seconds = [], [], 0.0
+    files, py, py_alarm, lengths, seconds = [], [], [], [], 0.0
     for i, record in enumerate(chosen):
         y = select_channel(config, load_audio(record, channel=None))
         y = np.asarray(y, dtype=np.float32)
         files.append(write_clip(y, clip_dir / f"clip_{i:03d}.f32"))
         seconds += y.size / float(config.sample_rate)
-        py.append(python_reference(scorer, extract(config, y)))
+        lengths.append(int(y.size))
+        windows = python_windows(scorer, extract(config, y))
+        score, anomalous = scorer.clip_result(windows)
+        py.append((score, int(anomalous)))
+        py_alarm.append(alarm_record(scorer.alarm_states(windows)))
 
     build = out_dir / "build"
     host_exe = build_host(c_dir, build / "host")
@@ -342,6 +436,11 @@ def run_firmware(*, export_dir: str | Path, clips: str | Path, out_dir: str | Pa
                  "decisions_match_python": [r.decision for r in host] == [d for _, d in py],
                  "max_score_rel_diff_vs_python": float(np.max(np.abs(host_scores - py_scores)
                                                               / np.maximum(np.abs(py_scores), 1e-12)))},
+        "alarm": {**alarm_summary(config, scorer, [r.label for r in chosen], py_alarm, lengths),
+                  "python_records": [list(a) for a in py_alarm],
+                  "host_equal_python": [r.alarm for r in host] == py_alarm,
+                  "record": "(alarm onsets, first alarm window or -1, windows in alarm, FNV-1a digest of the "
+                            "per-window alarm states)"},
         "score_domain": meta["device"]["score_domain"], "score_unit": meta["device"]["score_unit"],
         "targets": TARGETS,
         "instruction_counting": ("QEMU -icount shift=0 (1 guest instruction = 1 ns virtual time); SysTick on "
@@ -372,9 +471,11 @@ def run_firmware(*, export_dir: str | Path, clips: str | Path, out_dir: str | Pa
             "instructions_per_audio_second": instructions / seconds,
             "instructions_per_tick": run.instructions_per_tick,
             "instructions_per_window_model_and_score": run.bench_instructions_per_window,
+            "instructions_per_frame_front_end": run.bench_instructions_per_frame,
             "instructions_per_window_whole_chain": instructions / max(1, sum(r.n_windows for r in run.clips)),
             "cortex_m4": {"decisions": m4_decisions, "scores": [r.score() for r in run.clips],
-                          "raw_sums_equal_host": [r.raw_sum for r in run.clips] == [r.raw_sum for r in host]},
+                          "raw_sums_equal_host": [r.raw_sum for r in run.clips] == [r.raw_sum for r in host],
+                          "alarms_equal_python": [r.alarm for r in run.clips] == py_alarm},
             "decisions_match_python": (m4_decisions == [d for _, d in py]
                                        and result["host"]["decisions_match_python"]),
         })

@@ -105,8 +105,9 @@ def test_export_files_and_json_agree(ae_export):
     assert saved == info
     # The device cost is the one tune ranks with: the TinyML AE on `tinyml` features, as in the README.
     cost = saved["device_cost_estimate"]
-    assert cost["supported"] and abs(cost["flash_bytes"] - 33588) < 0.1 * 33588
-    assert 4.5e6 < cost["instructions_per_second"] < 6.0e6
+    assert cost["supported"] and abs(cost["flash_bytes"] - 35980) < 0.1 * 35980
+    # README: 2.48 M measured on 2 s clips; steady streaming (a window every hop) costs a little more.
+    assert 2.4e6 < cost["instructions_per_second"] < 2.8e6
 
 
 def test_int8_io_and_quantisation_folded_standardisation(ae_export, shared_data):

@@ -26,20 +26,21 @@ EXPERIMENTS = {
 }
 
 
-#: README "Device export and firmware": the budget the shipped bearing models are exported with.
-BEARING_BUDGET = "flash=64KB,ram=32KB,instr=9M,auc_loss=0.01"
-
 #: README device table: AUC of the float and the int8 model of each shipped experiment's detectors.
 EXPORT_AUC = {("fan", "autoencoder"): (0.6823, 0.7025), ("fan", "kmeans"): (0.7239, 0.7236),
               ("fan_lowband", "autoencoder"): (0.6166, 0.6164), ("fan_lowband", "kmeans"): (0.6681, 0.6704),
               ("bearing", "autoencoder"): (0.7930, 0.7908), ("bearing", "kmeans"): (0.7746, 0.7758)}
 
 
+#: README "Streaming decisions": `firmware --max-clips 60` on the fan experiment's test clips with the default
+#: 7-of-10 alarm: (fault clips alarmed of 30, median latency s, false alarms in 60 s of normal audio).
+FAN_ALARMS = {"autoencoder": (14, 0.352, 7), "kmeans": (16, 0.352, 6)}
+
+
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_shipped_experiment_figures(name, tmp_path):
     from pipeline.experiment import load_spec, run_experiment
     from pipeline.export import export_bundle
-    from pipeline.export_budget import parse_export_budget
 
     result = run_experiment(load_spec(PROJECT / "examples" / f"{name}_experiment.toml"), tmp_path / name,
                             workers=2, progress=False)
@@ -52,14 +53,31 @@ def test_shipped_experiment_figures(name, tmp_path):
         assert promise["false_positives"] == false_alarms and promise["normal_clips"] == 30
         assert promise["calibration_clips"] == 30 and promise["method"] == "gamma tail"
         assert promise["within_prediction"], detector
-        # README: the bearing models (vibration front end at 12 kHz) need about 8.0-8.5 M instructions per
-        # audio second, over the default budget's 8 M, and are exported with instr=9M.
-        budget = parse_export_budget(BEARING_BUDGET) if name == "bearing" else "default"
-        info = export_bundle(model_dir=tmp_path / name / "models" / detector, out_dir=tmp_path / f"x-{detector}",
-                             budget=budget)
+        # README: every shipped model fits the default budget (the bearing models, vibration front end at
+        # 12 kHz, about 5.4-5.6 M instructions per audio second).
+        info = export_bundle(model_dir=tmp_path / name / "models" / detector, out_dir=tmp_path / f"x-{detector}")
         auc_float, auc_int8 = EXPORT_AUC[(name, detector)]
         assert info["evaluation"]["float"]["auc"] == pytest.approx(auc_float, abs=0.0015), detector
         assert info["evaluation"]["int8"]["auc"] == pytest.approx(auc_int8, abs=0.0015), detector
+
+
+def test_fan_streaming_alarm_figures(tmp_path, monkeypatch):
+    """README "Streaming decisions": the default 7-of-10 alarm on the fan experiment's test clips."""
+    from pipeline import firmware_build as B
+    from pipeline.experiment import load_spec, run_experiment
+    from pipeline.export import export_bundle
+
+    run_experiment(load_spec(PROJECT / "examples" / "fan_experiment.toml"), tmp_path / "fan", workers=2,
+                   progress=False)
+    monkeypatch.setattr(B, "arm_tools", lambda: None)  # the host's alarms equal the M4's (test_streaming)
+    for detector, (alarmed, latency, false_alarms) in FAN_ALARMS.items():
+        export_bundle(model_dir=tmp_path / "fan" / "models" / detector, out_dir=tmp_path / f"x-{detector}")
+        r = B.run_firmware(export_dir=tmp_path / f"x-{detector}", clips=tmp_path / "fan" / "data",
+                           out_dir=tmp_path / f"fw-{detector}", max_clips=60)
+        a = r["alarm"]
+        assert a["host_equal_python"] and a["fault_clips"] == 30 and a["normal_audio_s"] == 60.0
+        assert (a["fault_clips_alarmed"], a["false_alarms"]) == (alarmed, false_alarms), detector
+        assert a["median_latency_s"] == pytest.approx(latency, abs=1e-9)
 
 
 def test_tune_on_mimii_fan_figures():

@@ -1,7 +1,10 @@
 /* Host driver of the runtime (tests and benchmarks).
  *
- *   fs_host clip FILE.f32...        per clip: "clip <decision> <n_windows> <raw sum hex> 0"
- *                                    (raw sum: int64 for the autoencoder, double bits for k-means)
+ *   fs_host clip FILE.f32...        per clip: "clip <decision> <n_windows> <raw sum hex> 0 <alarm events>
+ *                                    <first alarm window + 1, 0 none> <windows in alarm> <digest hex>"
+ *                                    (raw sum: int64 for the autoencoder, double bits for k-means;
+ *                                    digest: FNV-1a of the per-window alarm states, one byte each)
+ *   fs_host stream FILE.f32          one line per window: "window <score> <alarm>", then the clip line
  *   fs_host frames FILE.f32 OUT.f32 per-frame features, center=False framing
  *                                    (frames x frame_dim float32: log-mel dB or vibration)
  *   fs_host infer IN.i8 OUT          int8 vectors (n x DIM) -> autoencoder int8 outputs
@@ -18,14 +21,33 @@
 
 static fs_state g_state;
 
+/* Per-window alarm record of the current clip (same digest as the Cortex-M4 driver). */
+typedef struct {
+    uint32_t digest;
+    uint32_t alarm_windows;
+    int print;
+} alarm_log;
+
+static void on_window(void *ctx, const fs_state *s, int64_t score)
+{
+    alarm_log *log = (alarm_log *)ctx;
+    uint32_t a = (uint32_t)fs_alarm(s);
+    log->digest = (log->digest ^ a) * 0x01000193u;
+    log->alarm_windows += a;
+    if (log->print) {
+        printf("window %lld %u\n", (long long)score, (unsigned)a);
+    }
+}
+
 static int fail(const char *what, const char *path)
 {
     fprintf(stderr, "fs_host: %s %s\n", what, path);
     return 2;
 }
 
-/* Same line as the Cortex-M4 driver: clip <decision> <n_windows> <raw sum, 16 hex digits> 0 */
-static void print_clip(int decision)
+/* Same line as the Cortex-M4 driver: clip <decision> <n_windows> <raw sum, 16 hex digits> 0, then the
+ * alarm: events, first alarm window + 1 (0 none), windows in alarm, digest (hex). */
+static void print_clip(int decision, const alarm_log *log)
 {
     uint64_t raw;
 #if FS_DETECTOR_AUTOENCODER
@@ -33,26 +55,32 @@ static void print_clip(int decision)
 #else
     memcpy(&raw, &g_state.sum_real, sizeof raw);
 #endif
-    printf("clip %d %lu %016llx 0\n", decision, (unsigned long)g_state.n_windows, (unsigned long long)raw);
+    printf("clip %d %lu %016llx 0 %lu %ld %lu %08lx\n", decision, (unsigned long)g_state.n_windows,
+           (unsigned long long)raw, (unsigned long)g_state.alarm_events, (long)g_state.first_alarm + 1L,
+           (unsigned long)log->alarm_windows, (unsigned long)log->digest);
 }
 
-static int run_clip(const char *path)
+static int run_clip(const char *path, int print_windows)
 {
     float buf[1024];
     size_t n;
     double score;
     int decision;
+    alarm_log log = {0x811C9DC5u, 0u, 0};
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         return fail("cannot open", path);
     }
+    log.print = print_windows;
+    fs_set_window_hook(on_window, &log);
     fs_clip_begin(&g_state);
     while ((n = fread(buf, sizeof(float), 1024, f)) > 0) {
         fs_clip_push(&g_state, buf, (uint32_t)n);
     }
     fclose(f);
     decision = fs_clip_end(&g_state, &score);
-    print_clip(decision);
+    fs_set_window_hook(NULL, NULL);
+    print_clip(decision, &log);
     return 0;
 }
 
@@ -126,10 +154,12 @@ static int run_vectors(const char *in)
     float x[FS_DIM];
     double score;
     int decision;
+    alarm_log log = {0x811C9DC5u, 0u, 0};
     FILE *f = fopen(in, "rb");
     if (f == NULL) {
         return fail("cannot open", in);
     }
+    fs_set_window_hook(on_window, &log);
     fs_clip_begin(&g_state);
     while (fread(x, sizeof(float), FS_DIM, f) == FS_DIM) {
         fs_quantize(x, g_state.qin);
@@ -138,7 +168,8 @@ static int run_vectors(const char *in)
     }
     fclose(f);
     decision = fs_clip_end(&g_state, &score);
-    print_clip(decision);
+    fs_set_window_hook(NULL, NULL);
+    print_clip(decision, &log);
     return 0;
 }
 
@@ -167,9 +198,12 @@ int main(int argc, char **argv)
     int i, rc = 0;
     if (argc >= 3 && strcmp(argv[1], "clip") == 0) {
         for (i = 2; i < argc && rc == 0; i++) {
-            rc = run_clip(argv[i]);
+            rc = run_clip(argv[i], 0);
         }
         return rc;
+    }
+    if (argc == 3 && strcmp(argv[1], "stream") == 0) {
+        return run_clip(argv[2], 1);
     }
     if (argc == 4 && strcmp(argv[1], "frames") == 0) {
         return run_frames(argv[2], argv[3]);
@@ -183,6 +217,6 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "bench") == 0) {
         return run_bench(atol(argv[2]));
     }
-    fprintf(stderr, "usage: fs_host clip|frames|infer|vectors|bench ...\n");
+    fprintf(stderr, "usage: fs_host clip|stream|frames|infer|vectors|bench ...\n");
     return 2;
 }

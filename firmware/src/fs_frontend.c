@@ -3,21 +3,14 @@
  * per-feature input quantisation (standardisation folded in) of both front ends. */
 #include <math.h>
 #include "fs_runtime.h"
+#include "fs_quant.h"
 
 #if !FS_FEATURE_VIBRATION
 void fs_frame_features(fs_state *s, const float *samples, float *out)
 {
     uint32_t i, m;
-    for (i = 0; i < FS_N_FFT; i++) {
-        s->fft[i] = samples[i] * fs_window[i];
-    }
-    fs_rfft(s->fft);
-    s->power[0] = s->fft[0] * s->fft[0];
-    s->power[FS_N_FFT / 2] = s->fft[1] * s->fft[1];
-    for (i = 1; i < FS_N_FFT / 2; i++) {
-        float re = s->fft[2 * i], im = s->fft[2 * i + 1];
-        s->power[i] = re * re + im * im;
-    }
+    fs_rfft_windowed(samples, fs_window, s->fft);
+    fs_split_power(s->fft, s->power);
 #if !FS_POWER_IS_2
     for (i = 0; i <= FS_N_FFT / 2; i++) {
         s->power[i] = powf(sqrtf(s->power[i]), FS_POWER);
@@ -28,10 +21,16 @@ void fs_frame_features(fs_state *s, const float *samples, float *out)
         const float *p = s->power + fs_mel_start[m];
         uint32_t len = fs_mel_len[m];
         float acc = 0.0f;
-        for (i = 0; i < len; i++) {
+        for (i = 0; i + 4u <= len; i += 4u) { /* four weights per step, summed in order */
+            acc += wt[i] * p[i];
+            acc += wt[i + 1u] * p[i + 1u];
+            acc += wt[i + 2u] * p[i + 2u];
+            acc += wt[i + 3u] * p[i + 3u];
+        }
+        for (; i < len; i++) {
             acc += wt[i] * p[i];
         }
-        out[m] = FS_DB_SCALE * log10f(acc + FS_LOG_EPS);
+        out[m] = FS_DB_SCALE * fs_log10(acc + FS_LOG_EPS);
     }
 }
 #endif
@@ -40,12 +39,6 @@ void fs_quantize(const float *x, int8_t *q)
 {
     uint32_t i;
     for (i = 0; i < FS_DIM; i++) {
-        float v = floorf(x[i] * fs_q_gain[i] + fs_q_bias[i] + 0.5f);
-        if (v < -128.0f) {
-            v = -128.0f;
-        } else if (v > 127.0f) {
-            v = 127.0f;
-        }
-        q[i] = (int8_t)v;
+        q[i] = fs_quantize_one(x[i], fs_q_gain[i], fs_q_bias[i]);
     }
 }

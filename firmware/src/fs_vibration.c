@@ -51,7 +51,7 @@ static void band_levels(const float *p, const uint16_t *edges, uint32_t n_bands,
         for (k = edges[b]; k < stop; k++) {
             acc += p[k];
         }
-        out[b] = 10.0f * log10f(acc / (float)(edges[b + 1] - edges[b]) + FS_LOG_EPS);
+        out[b] = 10.0f * fs_log10(acc / (float)(edges[b + 1] - edges[b]) + FS_LOG_EPS);
     }
 }
 
@@ -158,7 +158,7 @@ void fs_frame_features(fs_state *s, const float *samples, float *out)
     windowed_power(buf, aux);
     band_levels(aux, fs_env_edges, FS_N_ENV_BANDS, out + FS_N_BANDS);
 
-    out[FS_N_BANDS + FS_N_ENV_BANDS] = 20.0f * log10f(rms + FS_LOG_EPS);
+    out[FS_N_BANDS + FS_N_ENV_BANDS] = 20.0f * fs_log10(rms + FS_LOG_EPS);
     {
         float m2e = m2 > FS_LOG_EPS ? m2 : FS_LOG_EPS;
         float rmse = rms > FS_LOG_EPS ? rms : FS_LOG_EPS;
