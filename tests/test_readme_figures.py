@@ -16,9 +16,9 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 #: README "Shipped experiments": AUC, minimum detectable severity, false alarms on the 30 test normals.
 EXPERIMENTS = {
-    "bearing": {"kmeans": (0.7746, {"outer_race": 0.005, "inner_race": 0.02, "ball": 0.1, "imbalance": 0.1}, 3),
-                "autoencoder": (0.7930, {"outer_race": 0.01, "inner_race": 0.02, "ball": 0.1, "imbalance": 0.1},
-                                0)},
+    "bearing": {"kmeans": (0.7775, {"outer_race": 0.005, "inner_race": 0.02, "ball": 0.1, "imbalance": 0.05}, 4),
+                "autoencoder": (0.7970, {"outer_race": 0.01, "inner_race": 0.02, "ball": 0.1, "imbalance": 0.05},
+                                1)},
     "fan": {"kmeans": (0.724, {"clogging": 0.5, "voltage_change": 0.5, "unbalance": 0.75}, 6),
             "autoencoder": (0.682, {"clogging": None, "voltage_change": 1.0, "unbalance": 0.5}, 2)},
     "fan_lowband": {"kmeans": (0.668, {"unbalance": 0.5, "clogging": 1.0, "voltage_change": 0.5}, 4),
@@ -29,7 +29,7 @@ EXPERIMENTS = {
 #: README device table: AUC of the float and the int8 model of each shipped experiment's detectors.
 EXPORT_AUC = {("fan", "autoencoder"): (0.6823, 0.7025), ("fan", "kmeans"): (0.7239, 0.7236),
               ("fan_lowband", "autoencoder"): (0.6166, 0.6164), ("fan_lowband", "kmeans"): (0.6681, 0.6704),
-              ("bearing", "autoencoder"): (0.7930, 0.7908), ("bearing", "kmeans"): (0.7746, 0.7758)}
+              ("bearing", "autoencoder"): (0.7970, 0.7965), ("bearing", "kmeans"): (0.7775, 0.7763)}
 
 
 #: README "Streaming decisions": `firmware --max-clips 60` on the fan experiment's test clips with the default
