@@ -92,3 +92,44 @@ def test_a_killed_run_leaves_the_previous_result_and_the_next_run_cleans_up(cli,
     assert (out / "bundle.json").read_text() == before and load_bundle(out).threshold > 0
     assert _train(cli, toy, out).returncode == 0
     assert not staging.exists()
+
+
+def _kill_when(proc, path, timeout_s=120.0):
+    """SIGKILL ``proc`` as soon as ``path`` exists; True if it was killed while still running."""
+    deadline = time.time() + timeout_s
+    while not path.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    running = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return running
+
+
+def test_kill_during_export_keeps_the_previous_export(cli, toy, tmp_path):
+    model, export = tmp_path / "model", tmp_path / "export"
+    assert _train(cli, toy, model).returncode == 0
+    assert cli("export", "--model", model, "--out", export).returncode == 0
+    saved = (export / "export.json").read_text()
+    proc = subprocess.Popen([sys.executable, str(PROJECT / "cli.py"), "export", "--model", str(model), "--out",
+                             str(export)], cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = _kill_when(proc, tmp_path / ".export.partial")
+    assert (export / "export.json").read_text() == saved  # never a half state
+    assert cli("export", "--model", model, "--out", export).returncode == 0
+    assert not (tmp_path / ".export.partial").exists() and json.loads((export / "export.json").read_text())
+    if not killed:
+        pytest.skip("export finished before it could be killed")
+
+
+def test_kill_during_inject_leaves_nothing_and_the_next_run_cleans_up(cli, tmp_path):
+    source = PROJECT.parent / "shared" / "data" / "mimii" / "fan" / "id_00" / "normal" / "00000000.wav"
+    args = ["inject", "--input", str(source), "--machine", "fan", "--faults", "unbalance,clogging", "--severities",
+            "0.25,0.5,1", "--count", "4", "--duration", "1", "--out", str(tmp_path / "inj")]
+    proc = subprocess.Popen([sys.executable, str(PROJECT / "cli.py"), *args], cwd=PROJECT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = _kill_when(proc, tmp_path / ".inj.partial")
+    assert not (tmp_path / "inj").exists()  # nothing half-written where the result goes
+    result = cli(*args)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / ".inj.partial").exists() and (tmp_path / "inj" / ".faultsynth" / "manifest.csv").is_file()
+    if not killed:
+        pytest.skip("inject finished before it could be killed")
