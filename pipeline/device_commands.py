@@ -71,26 +71,18 @@ def firmware(
     max_clips: int = typer.Option(8, "--max-clips", help="Most clips to run (test split, anomalies and normals)."),
 ) -> None:
     """Build the C runtime for host and Cortex-M4 (QEMU), run both on clips and compare with Python."""
-    import shutil
-
     from datasets.limits import check_int
-    from datasets.output_folder import check_output_path, folder_lock
-    from pipeline.firmware_build import run_firmware
+    from datasets.output_folder import replaced_folder
+    from pipeline.firmware_build import FIRMWARE_JSON, run_firmware
 
     check_int("--max-clips", max_clips, (1, 10_000))
-    check_output_path(out)
-    with folder_lock(out):
-        created = not out.exists()
-        try:
-            r = run_firmware(export_dir=export_dir, clips=clips, out_dir=out, max_clips=max_clips)
-        except BaseException:
-            if created:  # a failed first run leaves no partial builds behind
-                shutil.rmtree(out, ignore_errors=True)
-            raise
+    # Built beside the folder and swapped in whole: a failure or a kill leaves the previous result or nothing.
+    with replaced_folder(out, marker=FIRMWARE_JSON) as staging:
+        r = run_firmware(export_dir=export_dir, clips=clips, out_dir=staging, max_clips=max_clips)
     lines = [f"host: decisions match Python: {r['host']['decisions_match_python']} "
              f"({len(r['clips'])} clips, max score difference {r['host']['max_score_rel_diff_vs_python']:.2e})"]
     if r.get("elf"):
-        lines.append(f"Cortex-M4: {r['elf']}")
+        lines.append(f"Cortex-M4: {out / r['elf']}")
         lines.append(f"  flash {r['flash_bytes']} B, RAM {r['ram_bytes']} B, "
                      f"{r['instructions_per_audio_second'] / 1e6:.2f} M instructions per audio second")
         lines.append(f"  decisions match Python: {r['decisions_match_python']}; streaming alarms match Python: "

@@ -378,7 +378,7 @@ def alarm_summary(config, scorer, labels: Sequence[str], records: Sequence[tuple
 def run_firmware(*, export_dir: str | Path, clips: str | Path, out_dir: str | Path, max_clips: int = 8) -> dict:
     """Build the runtime for host and Cortex-M4, run both on clips, compare with Python.
 
-    Returns (and writes to OUT/firmware.json) a dict with at least ``elf``,
+    Returns (and writes to OUT/firmware.json) a dict with at least ``elf`` (path relative to OUT),
     ``flash_bytes``, ``ram_bytes``, ``instructions_per_audio_second`` and
     ``decisions_match_python`` (None where the Cortex-M4 part was skipped, with
     ``skipped`` saying why).
@@ -431,7 +431,7 @@ def run_firmware(*, export_dir: str | Path, clips: str | Path, out_dir: str | Pa
         "export": str(export_dir.resolve()), "detector": kind, "clips": [str(r.file) for r in chosen],
         "labels": [r.label for r in chosen], "audio_seconds": seconds,
         "python": {"scores": py_scores.tolist(), "decisions": [d for _, d in py]},
-        "host": {"executable": str(host_exe), "scores": host_scores.tolist(),
+        "host": {"executable": str(host_exe.relative_to(out_dir)), "scores": host_scores.tolist(),
                  "decisions": [r.decision for r in host],
                  "decisions_match_python": [r.decision for r in host] == [d for _, d in py],
                  "max_score_rel_diff_vs_python": float(np.max(np.abs(host_scores - py_scores)
@@ -463,7 +463,7 @@ def run_firmware(*, export_dir: str | Path, clips: str | Path, out_dir: str | Pa
         m4_decisions = [r.decision for r in run.clips]
         instructions = sum(r.ticks for r in run.clips) * run.instructions_per_tick
         result.update({
-            "elf": str(elf.resolve()),
+            "elf": str(elf.relative_to(out_dir)),
             "flash_bytes": sizes["text"] + sizes["data"],
             "ram_bytes": sizes["data"] + sizes["bss"] + run.stack_bytes,
             "ram": {"data": sizes["data"], "bss": sizes["bss"], "stack_high_water": run.stack_bytes,

@@ -186,7 +186,7 @@ def test_cortex_m4_firmware_matches_python_and_meets_targets(ae_export, shared_d
     saved = json.loads((tmp_path / "fw" / "firmware.json").read_text())
     assert saved["decisions_match_python"] is True
     assert saved["cortex_m4"]["raw_sums_equal_host"] is True
-    assert Path(saved["elf"]).is_file()
+    assert (tmp_path / "fw" / saved["elf"]).is_file()  # paths relative to the firmware folder
     assert 0 < saved["ram"]["stack_high_water"] < saved["ram"]["stack_reserved"]
     # QEMU's mps2 SysTick runs at 25 MHz: 40 instructions per tick at 1 ns per instruction.
     assert saved["instructions_per_tick"] == pytest.approx(40.0, rel=1e-4)

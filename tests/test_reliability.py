@@ -257,6 +257,14 @@ def test_failed_export_and_firmware_leave_no_partial_files(tmp_path, toy, kmeans
     result = run_cli("firmware", "--export", broken, "--clips", toy, "--out", tmp_path / "fw", "--max-clips", "2")
     assert cli_fails(result)  # the compiler's own lines may follow the error line
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["broken_export", "export"]
+    # A failed rerun into a good firmware folder leaves it as it was (built beside, swapped in whole).
+    good = run_cli("firmware", "--export", export, "--clips", toy, "--out", tmp_path / "fw", "--max-clips", "1")
+    assert good.returncode == 0, good.stderr
+    before = {p.relative_to(tmp_path / "fw"): p.stat().st_mtime_ns for p in (tmp_path / "fw").rglob("*")}
+    assert cli_fails(run_cli("firmware", "--export", broken, "--clips", toy, "--out", tmp_path / "fw",
+                             "--max-clips", "1"))
+    after = {p.relative_to(tmp_path / "fw"): p.stat().st_mtime_ns for p in (tmp_path / "fw").rglob("*")}
+    assert after == before and not (tmp_path / ".fw.partial").exists()
 
 
 def cli_fails(result) -> bool:
