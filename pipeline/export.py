@@ -33,7 +33,9 @@ import io
 import json
 import math
 import re
+import sys
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -442,7 +444,7 @@ def convert_autoencoder(detector, representative: np.ndarray) -> tuple[bytes, by
     -------
     (float_bytes, int8_bytes)
     """
-    from pipeline.tf_import import import_tensorflow
+    from pipeline.tf_import import captured_stderr, import_tensorflow
 
     tf = import_tensorflow()
 
@@ -453,15 +455,24 @@ def convert_autoencoder(detector, representative: np.ndarray) -> tuple[bytes, by
         for row in z[:1000]:
             yield [row[None, :]]
 
-    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints the traced signature
-        float_bytes = tf.lite.TFLiteConverter.from_keras_model(model).convert()
-        conv = tf.lite.TFLiteConverter.from_keras_model(model)
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = rep
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
-        int8_bytes = conv.convert()
+    # The converter prints the traced signature (Python stdout), its calibration settings (C++, fd 2) and asks
+    # for input statistics the representative dataset already gives (UserWarning): shown only on failure.
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "converter.log"
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), captured_stderr(log), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
+                float_bytes = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+                conv = tf.lite.TFLiteConverter.from_keras_model(model)
+                conv.optimizations = [tf.lite.Optimize.DEFAULT]
+                conv.representative_dataset = rep
+                conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+                conv.inference_input_type = tf.int8
+                conv.inference_output_type = tf.int8
+                int8_bytes = conv.convert()
+        except BaseException:
+            sys.stderr.write(log.read_text(errors="replace"))
+            raise
     return bytes(float_bytes), bytes(int8_bytes)
 
 
