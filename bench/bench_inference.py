@@ -50,7 +50,9 @@ def main() -> None:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from pipeline import firmware_build as B
-    from pipeline.export import load_scorer, read_export_json, tflm_interpreter
+    from pipeline.device_scorer import load_scorer
+    from pipeline.export_files import read_export_json
+    from pipeline.interpreters import tflm_interpreter
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

@@ -86,29 +86,30 @@ def check_readme() -> bool:
 # ---------------------------------------------------------------- optional: QEMU builds with synthetic weights
 
 def _scorer(config: FeatureConfig, spec: dict, rng: np.random.Generator):
-    """A DeviceScorer of the right shapes with random int8 tables (costs do not depend on the values)."""
-    from pipeline import export as E
+    """A device scorer of the right shapes with random int8 tables (costs do not depend on the values)."""
+    from pipeline.device_scorer import AutoencoderScorer, KMeansScorer
+    from pipeline.int8_graph import DenseLayer, Int8Graph
 
     dim = config.dim
     gain = rng.uniform(0.5, 2.0, dim).astype(np.float32)
     bias = rng.uniform(-60.0, -20.0, dim).astype(np.float32)
     if spec["name"] == "kmeans":
-        return E.DeviceScorer(kind="kmeans", gain=gain, bias=bias, threshold_real=50.0,
-                              centroids=rng.integers(-60, 60, (spec["n_clusters"], dim)).astype(np.int8))
+        return KMeansScorer(gain=gain, bias=bias, threshold_real=50.0,
+                            centroids=rng.integers(-60, 60, (spec["n_clusters"], dim)).astype(np.int8))
     hidden = list(spec["hidden_units"])
     widths = [dim, *hidden, spec["bottleneck"], *hidden[::-1], dim]
     layers = []
     for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
         last = i == len(widths) - 2
-        layers.append(E.DenseLayer(weights=rng.integers(-127, 128, (n_out, n_in)).astype(np.int8),
-                                   bias=rng.integers(-2000, 2000, n_out).astype(np.int32),
-                                   multiplier=np.full(n_out, 1 << 30, np.int32), shift=np.full(n_out, -8, np.int32),
-                                   in_offset=0, out_offset=-3, act_min=-128 if last else -3, act_max=127,
-                                   per_channel=True))
-    graph = E.Int8Graph(layers=layers, input_scale=0.05, input_zero_point=-2, output_scale=0.05,
-                        output_zero_point=-3, operators=["FULLY_CONNECTED"])
-    return E.DeviceScorer(kind="autoencoder", gain=gain, bias=bias, graph=graph, in_to_out=(1 << 30, 1),
-                          threshold_int=100_000)
+        layers.append(DenseLayer(weights=rng.integers(-127, 128, (n_out, n_in)).astype(np.int8),
+                                 bias=rng.integers(-2000, 2000, n_out).astype(np.int32),
+                                 multiplier=np.full(n_out, 1 << 30, np.int32), shift=np.full(n_out, -8, np.int32),
+                                 in_offset=0, out_offset=-3, act_min=-128 if last else -3, act_max=127,
+                                 per_channel=True))
+    graph = Int8Graph(layers=layers, input_scale=0.05, input_zero_point=-2, output_scale=0.05,
+                      output_zero_point=-3, operators=["FULLY_CONNECTED"])
+    return AutoencoderScorer(gain=gain, bias=bias, graph=graph, in_to_out=(1 << 30, 1),
+                             threshold_int=100_000)
 
 
 def measure_qemu(config: FeatureConfig, spec: dict, clip_files: list[Path], seconds: float, work: Path) -> dict:

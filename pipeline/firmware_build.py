@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import struct
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -150,11 +149,9 @@ class ClipResult:
 
 
 def _parse_clip(parts: list[str], kind: str) -> ClipResult:
-    bits = int(parts[3], 16)
-    if kind == "autoencoder":
-        raw = bits - (1 << 64) if bits >= (1 << 63) else bits
-    else:
-        raw = struct.unpack("<d", struct.pack("<Q", bits))[0]
+    from pipeline.device_scorer import scorer_class
+
+    raw = scorer_class(kind).decode_sum(int(parts[3], 16))
     alarm = (int(parts[5]), int(parts[6]) - 1, int(parts[7]), int(parts[8], 16))
     return ClipResult(decision=int(parts[1]), n_windows=int(parts[2]), raw_sum=raw, ticks=int(parts[4]),
                       alarm=alarm)
@@ -321,11 +318,7 @@ def _pick_clips(records: list, max_clips: int) -> list:
 
 def python_windows(scorer, features: np.ndarray, *, use_tflm: bool = True) -> np.ndarray:
     """Device window scores (int64) of one clip's Python features (TFLM runs the int8 model)."""
-    from pipeline.export import tflm_run
-
-    outputs = None
-    if scorer.kind == "autoencoder" and use_tflm:
-        outputs = tflm_run(scorer.model_bytes, scorer.quantize(features))
+    outputs = scorer.interpreter_outputs(features) if use_tflm else None
     return scorer.window_scores(features, outputs=outputs)
 
 
@@ -388,7 +381,8 @@ def run_firmware(*, export_dir: str | Path, clips: str | Path, out_dir: str | Pa
     from datasets.audio import load_audio
     from datasets.atomic import write_text_atomic
     from datasets.loaders import load_records
-    from pipeline.export import load_scorer, read_export_json
+    from pipeline.device_scorer import load_scorer
+    from pipeline.export_files import read_export_json
     from pipeline.features import FeatureConfig, extract, select_channel
 
     if int(max_clips) < 1:

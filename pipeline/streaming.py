@@ -6,7 +6,8 @@ same integer threshold the clip decision uses, in the window-score domain); an
 alarm holds while at least ``n`` of the last ``m`` windows are flagged (fewer
 than ``m`` at the start of a stream count as they are). The C runtime
 (firmware/src/fs_clip.c) keeps the same bit history; :func:`alarm_states` is
-its mirror, bit for bit.
+its mirror, bit for bit; each device scorer (pipeline.device_scorer) flags
+its windows.
 
 Defaults, n = 7 of m = 10: a single loud window never raises an alarm; at
 the TinyML front end (a window every 32 ms) ten windows span 0.32 s, so a
@@ -71,30 +72,6 @@ class AlarmRule:
 
     def to_dict(self) -> dict:
         return {"n": int(self.n), "m": int(self.m)}
-
-
-def window_flags(kind: str, window_scores: np.ndarray, *, threshold_int: int = 0,
-                 threshold_real: float = 0.0) -> np.ndarray:
-    """Per-window exceedance, as the C runtime decides it.
-
-    Parameters
-    ----------
-    kind : {"autoencoder", "kmeans"}
-    window_scores : ndarray, shape (n_windows,), int64
-        ``DeviceScorer.window_scores``: autoencoder integer sums of squared
-        output-grid errors; k-means squared distances in input-grid steps.
-    threshold_int, threshold_real : the device threshold of that detector.
-
-    Returns
-    -------
-    ndarray of bool, shape (n_windows,)
-        autoencoder: score > threshold_int; k-means: the float32 distance
-        ``sqrtf(d2)`` > threshold_real (compared in double, as in C).
-    """
-    w = np.asarray(window_scores, dtype=np.int64)
-    if kind == "autoencoder":
-        return w > int(threshold_int)
-    return np.sqrt(w.astype(np.float32)).astype(np.float64) > float(threshold_real)
 
 
 def alarm_states(flags: np.ndarray, rule: AlarmRule) -> np.ndarray:

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 
 from errors import FaultsynthError
+from pipeline import device_scorer as D
 from pipeline import export as E
+from pipeline import int8_graph as G
+from pipeline import interpreters as I
 from pipeline.c_sources import mel_sparse, op_resolver_header
 
 DCASE2023 = ("dcase2023", "dev_data", "raw")
@@ -67,7 +70,7 @@ def _eval_features(model_dir: Path, shared_data: Path, n_clips: int = 4) -> list
 def test_quantize_multiplier_represents_the_real_scale():
     rng = np.random.default_rng(0)
     for real in np.exp(rng.uniform(np.log(1e-7), np.log(50.0), size=500)):
-        m, shift = E.quantize_multiplier(float(real))
+        m, shift = G.quantize_multiplier(float(real))
         assert (1 << 30) <= m < (1 << 31)
         assert abs(m * 2.0 ** (shift - 31) - real) <= real * 2.0 ** -30
 
@@ -77,10 +80,10 @@ def test_requantisation_error_bounds():
     rng = np.random.default_rng(1)
     x = rng.integers(-(1 << 24), 1 << 24, size=4000)
     for real in (0.000731, 0.0123, 0.4999, 0.75, 1.9):
-        m, s = E.quantize_multiplier(real)
+        m, s = G.quantize_multiplier(real)
         exact = x * (m * 2.0 ** (s - 31))
-        double = E.multiply_by_quantized_multiplier(x, m, s)
-        single = E.multiply_by_quantized_multiplier_single(x, m, s)
+        double = G.multiply_by_quantized_multiplier(x, m, s)
+        single = G.multiply_by_quantized_multiplier_single(x, m, s)
         # Double rounding: high-mul error <= 1/2 step of 2**-right, then <= 1/2 for the shift.
         right = max(0, -s)
         assert np.all(np.abs(double - exact) <= 0.5 + 0.5 * 2.0 ** -right + 1e-9)
@@ -100,7 +103,7 @@ def test_export_files_and_json_agree(ae_export):
     # Full-integer: the int8 model is about 4x smaller than float (weights dominate).
     assert saved["models"]["int8"]["bytes"] < 0.5 * saved["models"]["float"]["bytes"]
     assert saved["models"]["int8"]["operators"] == ["FULLY_CONNECTED"]
-    graph = E.read_int8_graph((out / "model_int8.tflite").read_bytes())
+    graph = G.read_int8_graph((out / "model_int8.tflite").read_bytes())
     assert len(graph.layers) == 4 and all(layer.weights.dtype == np.int8 for layer in graph.layers)
     assert saved == info
     # The device cost is the one tune ranks with: the TinyML AE on `tinyml` features, as in the README.
@@ -116,9 +119,9 @@ def test_int8_io_and_quantisation_folded_standardisation(ae_export, shared_data)
     from pipeline.training import load_bundle
 
     bundle = load_bundle(model)
-    scorer = E.load_scorer(out)
+    scorer = D.load_scorer(out)
     x = _eval_features(model, shared_data, 1)[0]
-    z = E.standardise(bundle.detector, x)
+    z = G.standardise(bundle.detector, x)
     g = scorer.graph
     direct = np.clip(np.round(z / g.input_scale) + g.input_zero_point, -128, 127)
     q = scorer.quantize(x).astype(int)
@@ -129,15 +132,15 @@ def test_int8_io_and_quantisation_folded_standardisation(ae_export, shared_data)
 
 def test_c_integer_semantics_equal_tflm_and_litert_equals_single_rounding(ae_export, shared_data):
     model, out, info = ae_export
-    scorer = E.load_scorer(out)
+    scorer = D.load_scorer(out)
     feats = _eval_features(model, shared_data, 3)
     q = np.concatenate([scorer.quantize(f) for f in feats])
     rng = np.random.default_rng(2)
     q = np.concatenate([q, rng.integers(-128, 128, size=(200, q.shape[1])).astype(np.int8)])  # saturating inputs
-    tflm = E.tflm_run(scorer.model_bytes, q)
-    litert = E.litert_run(scorer.model_bytes, q)
-    assert np.array_equal(E.run_dense_int8(scorer.graph, q), tflm)
-    assert np.array_equal(E.run_dense_int8(scorer.graph, q, single_rounding=True), litert)
+    tflm = I.tflm_run(scorer.model_bytes, q)
+    litert = I.litert_run(scorer.model_bytes, q)
+    assert np.array_equal(G.run_dense_int8(scorer.graph, q), tflm)
+    assert np.array_equal(G.run_dense_int8(scorer.graph, q, single_rounding=True), litert)
     # The two interpreters round differently, by a step on a small share of outputs.
     diff = np.abs(tflm.astype(int) - litert.astype(int))
     assert np.mean(diff == 0) > 0.9
@@ -152,8 +155,8 @@ def test_tflm_arena_is_the_smallest_that_runs(ae_export):
     # The allocator report leaves out temporary allocations made while preparing operators.
     assert arena >= info["models"]["int8"]["tflm_arena"]["total"]
     path = out / "model_int8.tflite"
-    assert E._arena_works(path, arena)
-    assert not E._arena_works(path, arena - 16)
+    assert I._arena_works(path, arena)
+    assert not I._arena_works(path, arena - 16)
 
 
 def test_int8_loses_at_most_001_auc_and_threshold_converts(ae_export):
@@ -175,7 +178,7 @@ def test_int8_scores_track_float_scores(ae_export, shared_data):
     from pipeline.training import load_bundle
 
     bundle = load_bundle(model)
-    scorer = E.load_scorer(out)
+    scorer = D.load_scorer(out)
     feats = _eval_features(model, shared_data, 4)
     float_scores = bundle.score_features(feats)
     int8_scores = np.array([scorer.score_clip(f)[0] * scorer.score_unit for f in feats])
@@ -242,9 +245,9 @@ def test_kmeans_exported_as_c_tables_with_int8_distances(kmeans_export, shared_d
     assert not (out / "model_int8.tflite").exists()
     assert info["models"]["kmeans"]["n_clusters"] == 4
     bundle = load_bundle(model)
-    scorer = E.load_scorer(out)
+    scorer = D.load_scorer(out)
     x = _eval_features(model, shared_data, 1)[0]
-    z = E.standardise(bundle.detector, x)
+    z = G.standardise(bundle.detector, x)
     centers = bundle.detector.cluster_centers_
     d_float = np.sqrt(((z[:, None, :] - centers[None]) ** 2).sum(axis=2)).min(axis=1)
     d_int8 = np.sqrt(scorer.window_scores(x).astype(np.float64)) * scorer.score_unit
@@ -262,7 +265,7 @@ def test_unsupported_detector_and_front_end_are_rejected():
     from pipeline.features import FeatureConfig
 
     with pytest.raises(FaultsynthError, match="autoencoder and k-means"):
-        E.detector_kind(GaussianDetector())
+        D.detector_kind(GaussianDetector())
     with pytest.raises(FaultsynthError, match="power of two"):
         E.check_feature_config(FeatureConfig(n_fft=1000, hop_length=500, center=False))
     with pytest.raises(FaultsynthError, match="log_mel and vibration"):

@@ -55,9 +55,10 @@ def test_export_records_budget_and_margins(ae_export):  # noqa: F811
 
 def test_model_over_budget_is_refused_before_anything_is_written(ae_export, tmp_path, monkeypatch):  # noqa: F811
     from pipeline import export as E
+    from pipeline import tflite_convert
 
     model, _, _ = ae_export
-    monkeypatch.setattr(E, "convert_autoencoder", lambda *a, **k: pytest.fail("converted a model over budget"))
+    monkeypatch.setattr(tflite_convert, "convert_autoencoder", lambda *a, **k: pytest.fail("converted a model over budget"))
     with pytest.raises(FaultsynthError, match=r"flash 35,\d{3} B exceeds the budget 20,480 B by"):
         E.export_bundle(model_dir=model, out_dir=tmp_path / "x",
                         budget=parse_export_budget("flash=20KB,ram=32KB,instr=8M"))

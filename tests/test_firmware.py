@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from errors import FaultsynthError
-from pipeline import export as E
+from pipeline.device_scorer import build_scorer, load_scorer
+from pipeline.interpreters import litert_run, tflm_run
 from pipeline import firmware_build as B
 from test_export import ae_export, kmeans_export  # noqa: F401  (session fixtures, built once)
 
@@ -60,27 +61,27 @@ def _host(exe: Path, *args) -> str:
 def test_runtime_compiles_warning_free_in_both_rounding_modes(ae_export, tmp_path):  # noqa: F811
     _, out, _ = ae_export
     exe = B.build_host(out / "c", tmp_path / "single", extra_flags=["-DFS_SINGLE_ROUNDING=1", "-pedantic"])
-    scorer = E.load_scorer(out)
+    scorer = load_scorer(out)
     q = np.random.default_rng(3).integers(-128, 128, size=(64, scorer.gain.size)).astype(np.int8)
     q.tofile(tmp_path / "q.i8")
     _host(exe, "infer", tmp_path / "q.i8", tmp_path / "y.i8")
     y = np.fromfile(tmp_path / "y.i8", dtype=np.int8).reshape(q.shape)
     # Built for single rounding, the C model reproduces LiteRT's outputs exactly.
-    assert np.array_equal(y, E.litert_run(scorer.model_bytes, q))
+    assert np.array_equal(y, litert_run(scorer.model_bytes, q))
 
 
 def test_c_model_outputs_equal_tflm(ae_export, host_build, clip_files, tmp_path):  # noqa: F811
     from pipeline.features import TINYML, extract
 
     _, out, _ = ae_export
-    scorer = E.load_scorer(out)
+    scorer = load_scorer(out)
     x = np.concatenate([extract(TINYML, np.fromfile(f, dtype="<f4")) for f in clip_files[:2]])
     q = np.concatenate([scorer.quantize(x),
                         np.random.default_rng(4).integers(-128, 128, size=(100, x.shape[1])).astype(np.int8)])
     q.tofile(tmp_path / "q.i8")
     _host(host_build, "infer", tmp_path / "q.i8", tmp_path / "y.i8")
     y = np.fromfile(tmp_path / "y.i8", dtype=np.int8).reshape(q.shape)
-    assert np.array_equal(y, E.tflm_run(scorer.model_bytes, q))
+    assert np.array_equal(y, tflm_run(scorer.model_bytes, q))
 
 
 def test_c_log_mel_matches_python_features(host_build, clip_files, tmp_path):
@@ -117,13 +118,13 @@ def test_c_scores_from_python_features_are_identical(ae_export, host_build, clip
     from pipeline.features import TINYML, extract
 
     _, out, _ = ae_export
-    scorer = E.load_scorer(out)
+    scorer = load_scorer(out)
     for f in clip_files[:3]:
         x = extract(TINYML, np.fromfile(f, dtype="<f4"))
         x.astype("<f4").tofile(tmp_path / "x.f32")
         lines = _host(host_build, "vectors", tmp_path / "x.f32").split()
         windows = np.array([int(v) for v in lines[:len(x)]])
-        tflm = E.tflm_run(scorer.model_bytes, scorer.quantize(x))
+        tflm = tflm_run(scorer.model_bytes, scorer.quantize(x))
         assert np.array_equal(windows, scorer.window_scores(x, outputs=tflm))
         assert int(lines[len(x) + 1]) == int(scorer.clip_result(windows)[1])
 
@@ -132,7 +133,7 @@ def test_whole_chain_decisions_equal_python(ae_export, host_build, clip_files): 
     from pipeline.features import TINYML, extract
 
     _, out, _ = ae_export
-    scorer = E.load_scorer(out)
+    scorer = load_scorer(out)
     results = B.run_host(host_build, clip_files, kind="autoencoder")
     for f, r in zip(clip_files, results):
         x = extract(TINYML, np.fromfile(f, dtype="<f4"))
@@ -154,7 +155,7 @@ def test_kmeans_center_padded_front_end_streams_like_python(kmeans_export, tmp_p
     model, _, _ = kmeans_export
     bundle = load_bundle(model)
     config = replace(TINYML, center=True, power=1.0)
-    scorer = E.build_scorer(bundle.detector, np.load(model / "representative.npy"), threshold=bundle.threshold)
+    scorer = build_scorer(bundle.detector, np.load(model / "representative.npy"), threshold=bundle.threshold)
     c_sources.write_c_sources(tmp_path / "c", config, scorer)
     exe = B.build_host(tmp_path / "c", tmp_path / "b")
     results = B.run_host(exe, clip_files, kind="kmeans")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.c_sources import _c_array, c_float, twiddles
+from pipeline.c_sources import c_array, c_float, twiddles
 from pipeline.firmware_build import COMMON_FLAGS, FIRMWARE
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no host C compiler")
@@ -45,7 +45,7 @@ def _build(tmp: Path, n_fft: int) -> Path:
         "#define FS_FEATURE_VIBRATION 0\n#define FS_DETECTOR_AUTOENCODER 0\n"
         "extern const float fs_twiddle[FS_N_FFT];\n")
     (tmp / "fs_params.c").write_text('#include "fs_params.h"\n'
-                                     + _c_array("float", "fs_twiddle", twiddles(n_fft), fmt=c_float, per_line=6))
+                                     + c_array("float", "fs_twiddle", twiddles(n_fft), fmt=c_float, per_line=6))
     (tmp / "harness.c").write_text(HARNESS)
     exe = tmp / "fft"
     subprocess.run(["cc", *COMMON_FLAGS, "-I", str(FIRMWARE / "include"), "-I", str(tmp), str(tmp / "harness.c"),

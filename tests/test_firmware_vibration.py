@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pipeline import c_sources, firmware_build as B
-from pipeline.export import DeviceScorer
+from pipeline.device_scorer import KMeansScorer
 from pipeline.features import FeatureConfig
 
 #: Stated tolerances, C (float32) vs Python (float64): band levels in dB; kurtosis and crest factor relative.
@@ -40,7 +40,7 @@ def test_c_vibration_features_equal_python(config, tmp_path):
     from pipeline.vibration_features import window_features
 
     d = config.dim
-    scorer = DeviceScorer(kind="kmeans", gain=np.ones(d, np.float32), bias=np.zeros(d, np.float32),
+    scorer = KMeansScorer(gain=np.ones(d, np.float32), bias=np.zeros(d, np.float32),
                           centroids=np.zeros((1, d), np.int8), threshold_real=1.0)
     c_sources.write_c_sources(tmp_path / "c", config, scorer)
     exe = B.build_host(tmp_path / "c", tmp_path / "b", extra_flags=["-pedantic"])
@@ -64,7 +64,7 @@ def test_c_envelope_finds_the_modulation_rate(tmp_path):
     and the spectral band holding 3 kHz the loudest of the spectrum."""
     config = replace(BEARING, envelope_fmax_hz=600.0, n_envelope_bands=12)  # 50 Hz bands: 125 Hz in band 2
     d = config.dim
-    scorer = DeviceScorer(kind="kmeans", gain=np.ones(d, np.float32), bias=np.zeros(d, np.float32),
+    scorer = KMeansScorer(gain=np.ones(d, np.float32), bias=np.zeros(d, np.float32),
                           centroids=np.zeros((1, d), np.int8), threshold_real=1.0)
     c_sources.write_c_sources(tmp_path / "c", config, scorer)
     exe = B.build_host(tmp_path / "c", tmp_path / "b")

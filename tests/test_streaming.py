@@ -9,10 +9,9 @@ import pytest
 
 from errors import FaultsynthError
 from pipeline import c_sources
-from pipeline import export as E
 from pipeline import firmware_build as B
-from pipeline.streaming import (AlarmRule, alarm_events, alarm_states, fnv1a, min_latency_s, window_end_samples,
-                                window_flags)
+from pipeline.device_scorer import AutoencoderScorer, DeviceScorer, KMeansScorer, load_scorer
+from pipeline.streaming import AlarmRule, alarm_events, alarm_states, fnv1a, min_latency_s, window_end_samples
 from test_export import ae_export, kmeans_export  # noqa: F401  (session fixtures, built once)
 from test_firmware import clip_files  # noqa: F401  (module fixture: real and synthetic clips)
 
@@ -62,11 +61,12 @@ def test_window_timing_and_stated_latency():
 
 def test_kmeans_flags_compare_float32_distances():
     w = np.array([24, 25, 26], dtype=np.int64)  # distances 4.899, 5, 5.099
-    assert window_flags("kmeans", w, threshold_real=5.0).tolist() == [False, False, True]
-    assert window_flags("autoencoder", w, threshold_int=25).tolist() == [False, False, True]
+    one = np.ones(1, np.float32)
+    assert KMeansScorer(gain=one, bias=one, threshold_real=5.0).window_flags(w).tolist() == [False, False, True]
+    assert AutoencoderScorer(gain=one, bias=one, threshold_int=25).window_flags(w).tolist() == [False, False, True]
 
 
-def _toggling_scorer(scorer: E.DeviceScorer, windows: np.ndarray, rule: AlarmRule) -> E.DeviceScorer:
+def _toggling_scorer(scorer: DeviceScorer, windows: np.ndarray, rule: AlarmRule) -> DeviceScorer:
     """The scorer with its threshold at the median window score, so that the alarm switches often."""
     if scorer.kind == "autoencoder":
         return replace(scorer, alarm=rule, threshold_int=int(np.median(windows)))
@@ -79,7 +79,7 @@ def toggling_build(request, ae_export, kmeans_export, clip_files, tmp_path_facto
     from pipeline.features import TINYML, extract
 
     _, out, _ = ae_export if request.param == "autoencoder" else kmeans_export
-    scorer = E.load_scorer(out)
+    scorer = load_scorer(out)
     features = [extract(TINYML, np.fromfile(f, dtype="<f4")) for f in clip_files]
     windows = np.concatenate([B.python_windows(scorer, x) for x in features])
     scorer = _toggling_scorer(scorer, windows, AlarmRule(3, 5))
@@ -130,7 +130,7 @@ def test_export_records_the_alarm_and_the_c_tables_carry_it(ae_export, tmp_path)
     assert alarm["min_latency_s"] == pytest.approx(min_latency_s(TINYML, AlarmRule()))
     defs = dict(re.findall(r"#define (FS_\w+) (.+)", (out / "c" / "fs_params.h").read_text()))
     assert (int(defs["FS_ALARM_N"]), int(defs["FS_ALARM_M"])) == (7, 10)
-    assert E.load_scorer(out).alarm == AlarmRule(7, 10)
+    assert load_scorer(out).alarm == AlarmRule(7, 10)
     # An export.json without the rule (an older export) is refused with what to do.
     meta = json.loads((out / "export.json").read_text())
     del meta["device"]["alarm"]
@@ -138,4 +138,4 @@ def test_export_records_the_alarm_and_the_c_tables_carry_it(ae_export, tmp_path)
     shutil.copytree(out, copy)
     (copy / "export.json").write_text(json.dumps(meta))
     with pytest.raises(FaultsynthError, match="export the model again"):
-        E.load_scorer(copy)
+        load_scorer(copy)
