@@ -1,0 +1,130 @@
+"""The Dask backend: same bytes as the local pool, resume after the client dies, a killed worker is retried."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from datasets.blend import InjectConfig, inject, mix_noise  # noqa: E402
+from datasets.executor import check_scheduler, executor, shard_size  # noqa: E402
+from datasets.manifest import META_DIR  # noqa: E402
+from datasets.synth import JOURNAL, SynthConfig, synthesize  # noqa: E402
+from errors import FaultsynthError  # noqa: E402
+from tests.conftest import PROJECT, run_cli  # noqa: E402
+from tests.test_synth import tree_digest  # noqa: E402
+
+CONFIG = SynthConfig(machine="bearing", faults=("outer_race", "imbalance"), severities=(0.5, 1.0), count=4,
+                     duration_s=0.5, sample_rate=12000, seed=5, fixed={"rpm": 1797.0, "bearing": "6205"})
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two single-threaded worker processes (a nanny restarts a killed one)."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """CONFIG written by the local backend."""
+    root = tmp_path_factory.mktemp("local") / "ds"
+    synthesize(CONFIG, root, progress=False)
+    return tree_digest(root)
+
+
+def test_synth_on_the_cluster_is_byte_identical_to_the_local_backend(tmp_path, cluster, reference):
+    synthesize(CONFIG, tmp_path / "ds", progress=False, scheduler=cluster.scheduler_address)
+    assert tree_digest(tmp_path / "ds") == reference
+
+
+def test_inject_and_mix_on_the_cluster_are_byte_identical(tmp_path, cluster, shared_data):
+    source = shared_data / "dcase2020" / "dev_data" / "unknown" / "train" / "normal_id_00_00000000.wav"
+    config = InjectConfig(machine="fan", faults=("unbalance",), severities=(0.5, 1.0), count=2, duration_s=0.5,
+                          seed=9)
+    for scheduler in (None, cluster.scheduler_address):
+        name = "dask" if scheduler else "local"
+        inject(source, config, tmp_path / f"inject-{name}", scheduler=scheduler)
+        mix_noise(tmp_path / f"inject-{name}", shared_data / "mimii", tmp_path / f"mix-{name}", snrs_db=(6, -6),
+                  seed=2, scheduler=scheduler)
+    for kind in ("inject", "mix"):
+        local, dask = tree_digest(tmp_path / f"{kind}-local"), tree_digest(tmp_path / f"{kind}-dask")
+        assert len(local) > 8 and local.keys() == dask.keys()
+        # mix records where its input came from: the two inputs differ by folder name only
+        differing = {k for k in local if local[k] != dask[k]}
+        assert differing <= ({f"{META_DIR}/manifest.csv", f"{META_DIR}/dataset.json"} if kind == "mix" else set())
+
+
+def test_killed_client_resumes_to_identical_files(tmp_path, cluster, reference):
+    target = tmp_path / "ds"
+    args = ["synth", "--machine", "bearing", "--faults", "outer_race,imbalance", "--severities", "0.5,1",
+            "--count", "4", "--duration", "0.5", "--sample-rate", "12000", "--seed", "5", "--rpm", "1797",
+            "--bearing", "6205", "--quiet", "--scheduler", cluster.scheduler_address, "--out", str(target)]
+    proc = subprocess.Popen([sys.executable, str(PROJECT / "cli.py"), *args], cwd=PROJECT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = target / META_DIR / JOURNAL
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        if journal.exists() and len(journal.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "synth finished before it could be killed; make the run longer"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (target / META_DIR / "manifest.csv").exists()
+    done = run_cli(*args)
+    assert done.returncode == 0, done.stderr
+    assert tree_digest(target) == reference
+    assert not list(target.rglob("*.part"))
+
+
+def test_a_worker_killed_mid_run_is_retried(tmp_path, cluster, reference):
+    with distributed.Client(cluster.scheduler_address) as client:
+        client.wait_for_workers(2)
+        before = client.run(os.getpid)
+        victim = next(iter(before.values()))
+        killed = []
+
+        def progress(done: int, total: int) -> None:
+            if done >= 2 and not killed:  # the other shards are in flight, some on the victim
+                os.kill(victim, signal.SIGKILL)
+                killed.append(done)
+
+        synthesize(CONFIG, tmp_path / "ds", progress=progress, scheduler=cluster.scheduler_address)
+        assert killed and killed[0] < 24
+        client.wait_for_workers(2, timeout=30)
+        assert victim not in client.run(os.getpid).values()  # the nanny started a new worker
+    assert tree_digest(tmp_path / "ds") == reference
+
+
+def test_scheduler_is_checked_before_any_work(tmp_path):
+    for bad in ("local:0", "local:x", "http://host:8786", "tcp://host", ""):
+        with pytest.raises(FaultsynthError, match="local:N"):
+            check_scheduler(bad)
+    with pytest.raises(FaultsynthError, match="local:N"):
+        synthesize(CONFIG, tmp_path / "ds", progress=False, scheduler="local")
+    assert not (tmp_path / "ds").exists()
+    result = run_cli("synth", "--machine", "fan", "--count", "1", "--duration", "0.1", "--scheduler",
+                     "tcp://127.0.0.1:1", "--quiet", "--out", tmp_path / "ds")
+    assert result.returncode != 0 and result.stderr.startswith("error:") and "Traceback" not in result.stderr
+    assert "cannot connect" in result.stderr and not (tmp_path / "ds").exists()
+
+
+def test_missing_dask_gives_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import fails as if not installed
+    with pytest.raises(FaultsynthError, match=r"faultsynth\[dask\]"):
+        with executor(1, "local:1"):
+            pass
+    with executor(2, None) as run:  # the local pool needs no Dask
+        assert list(run(abs, [-1, -2, 3])) == [1, 2, 3]
+
+
+def test_shards_are_cut_from_consecutive_jobs():
+    assert [shard_size(n, w) for n, w in ((1, 4), (24, 2), (1000, 2), (1000, 64))] == [1, 3, 8, 3]
