@@ -67,6 +67,7 @@ from datasets.executor import check_scheduler, executor
 from datasets.layout import ClipNumbers, write_clip
 from datasets.manifest import DATASET_JSON, EVENTS_NAME, find_meta_file, meta_file, write_events, write_manifest
 from datasets.loaders import unreadable
+from datasets.plan import DatasetPlan
 from datasets.output_folder import check_output_path, replaced_folder
 from datasets.records import ClipRecord
 from datasets.synth import check_machine_id, clip_seed
@@ -245,48 +246,30 @@ def inject_clip(segment: np.ndarray, *, machine: str, fault: str, severity: floa
                         events=list(parts.events))
 
 
-@dataclass(frozen=True)
-class InjectConfig:
+@dataclass(frozen=True, kw_only=True)
+class InjectConfig(DatasetPlan):
     """What to inject; validated on construction.
+
+    The shared fields are :class:`datasets.plan.DatasetPlan`'s; ``machine`` names the
+    generator of the fault components, ``faults``, ``severities``, ``count`` and ``duration_s``
+    must be given, ``fixed`` holds known machine parameters, ``sample_rate`` resamples the
+    recordings (None keeps theirs: they must share one rate), and ``per_clip`` draws every
+    fault-generator parameter per clip instead of one synthetic machine (``machine_id``'s build,
+    :mod:`generators.identity`) behind all clips.
 
     Parameters
     ----------
-    machine : str
-        Generator of the fault components (generators.registry).
-    faults : tuple of str
-    severities : tuple of float
-        Levels in [0, 1]; ``count`` anomaly clips per (fault, level).
-    count : int
-        Normal training clips, normal test clips, and anomaly clips per (fault, level).
-    duration_s : float
-        Clip length, seconds.
-    seed : int
-        Root seed.
-    fixed : dict
-        Known machine parameters, e.g. ``{"rpm": 1797, "bearing": "6205"}``.
     channel : int, str or "mean"
         Channel of multi-channel recordings (a CWRU name such as ``"DE"`` too).
-    sample_rate : int or None
-        Resample recordings to this rate (Hz); None keeps theirs (must be one rate).
-    machine_id : str
     fault_scale : {"machine", "absolute"}
-    per_clip : bool
-        Draw every fault-generator parameter per clip instead of one synthetic machine
-        (``machine_id``'s build, :mod:`generators.identity`) behind all clips.
     """
 
-    machine: str
-    faults: tuple[str, ...]
-    severities: tuple[float, ...]
-    count: int
-    duration_s: float
-    seed: int = 0
-    fixed: Mapping[str, Any] = field(default_factory=dict)
+    faults: tuple[str, ...] = field()  # field(): required here, unlike in DatasetPlan
+    severities: tuple[float, ...] = field()
+    count: int = field()
+    duration_s: float = field()
     channel: Channel = 0
-    sample_rate: int | None = None
-    machine_id: str = "id_00"
     fault_scale: str = "machine"
-    per_clip: bool = False
 
     def __post_init__(self) -> None:
         from datasets.synth import check_clip_plan, check_fixed

@@ -16,7 +16,7 @@ import contextlib
 import functools
 import json
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -28,6 +28,7 @@ from datasets.executor import check_scheduler, executor
 from datasets.layout import ClipNumbers, write_clip
 from datasets.manifest import (DATASET_JSON, META_DIR, find_meta_file, meta_file, write_events,
                                write_manifest)
+from datasets.plan import DatasetPlan
 from datasets.output_folder import check_output_path, folder_lock
 from datasets.records import ClipRecord
 from errors import FaultsynthError
@@ -39,53 +40,26 @@ from provenance import jsonable, version
 JOURNAL = "synth-journal.jsonl"
 
 
-@dataclass(frozen=True)
-class SynthConfig:
+@dataclass(frozen=True, kw_only=True)
+class SynthConfig(DatasetPlan):
     """What to synthesise; validated on construction.
+
+    The shared fields (machine, faults, severities, count, duration_s,
+    sample_rate, seed, machine_id, fixed, per_clip) are :class:`datasets.plan.DatasetPlan`'s:
+    ``count`` clips per class (normal train, normal test, each fault x severity level),
+    ``machine_id`` the first of ``ids``; ``faults`` empty for a normal-only dataset.
 
     Parameters
     ----------
-    machine : str
-        Machine name (see ``generators.registry.machine_names``).
-    faults : tuple of str
-        Fault types of the anomaly clips; empty for a normal-only dataset.
-    severities : tuple of float
-        Severity levels in [0, 1]; each fault gets ``count`` clips per level.
     severity_range : (float, float) or None
         Instead of levels: each anomaly clip draws its severity uniformly in this range.
-    count : int
-        Clips per class: ``count`` normal training clips, ``count`` normal test
-        clips and ``count`` test clips per (fault, severity level).
-    duration_s : float
-        Clip length, seconds.
-    sample_rate : int or None
-        Hz; None = the machine's default.
-    seed : int
-        Root seed.
-    machine_id : str
-        DCASE machine id written in file names, e.g. ``"id_00"``; the first of ``ids``.
-    fixed : dict
-        Fixed physical parameters (value or [low, high]), e.g. ``{"rpm": 1797, "bearing": "6205"}``.
     ids : int
         Machines: ``ids`` machine ids numbered as DCASE does (``machine_id`` then every second
         number: id_00, id_02, ...), each with ``count`` clips per class.
-    per_clip : bool
-        Draw every parameter per clip (domain randomisation) instead of one machine per id
-        (:mod:`generators.identity`).
     """
 
-    machine: str
-    faults: tuple[str, ...] = ()
-    severities: tuple[float, ...] = (0.25, 0.5, 1.0)
     severity_range: tuple[float, float] | None = None
-    count: int = 10
-    duration_s: float = 10.0
-    sample_rate: int | None = None
-    seed: int = 0
-    machine_id: str = "id_00"
-    fixed: Mapping[str, Any] = field(default_factory=dict)
     ids: int = 1
-    per_clip: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.ids, bool) or not isinstance(self.ids, int) or not 1 <= self.ids <= 50:
