@@ -62,11 +62,21 @@ def test_inject_and_mix_on_the_cluster_are_byte_identical(tmp_path, cluster, sha
         assert differing <= ({f"{META_DIR}/manifest.csv", f"{META_DIR}/dataset.json"} if kind == "mix" else set())
 
 
+#: CONFIG on the command line.
+CLI_ARGS = ["synth", "--machine", "bearing", "--faults", "outer_race,imbalance", "--severities", "0.5,1", "--count",
+            "4", "--duration", "0.5", "--sample-rate", "12000", "--seed", "5", "--rpm", "1797", "--bearing", "6205",
+            "--quiet"]
+
+
+def test_cli_local_cluster_is_byte_identical(tmp_path, reference):
+    done = run_cli(*CLI_ARGS, "--scheduler", "local:1", "--out", tmp_path / "ds")
+    assert done.returncode == 0, done.stderr
+    assert tree_digest(tmp_path / "ds") == reference
+
+
 def test_killed_client_resumes_to_identical_files(tmp_path, cluster, reference):
     target = tmp_path / "ds"
-    args = ["synth", "--machine", "bearing", "--faults", "outer_race,imbalance", "--severities", "0.5,1",
-            "--count", "4", "--duration", "0.5", "--sample-rate", "12000", "--seed", "5", "--rpm", "1797",
-            "--bearing", "6205", "--quiet", "--scheduler", cluster.scheduler_address, "--out", str(target)]
+    args = [*CLI_ARGS, "--scheduler", cluster.scheduler_address, "--out", str(target)]
     proc = subprocess.Popen([sys.executable, str(PROJECT / "cli.py"), *args], cwd=PROJECT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     journal = target / META_DIR / JOURNAL
