@@ -63,7 +63,7 @@ import numpy as np
 from datasets.atomic import write_text_atomic
 from datasets.audio import Channel, load_audio
 from datasets import limits
-from datasets.executor import check_scheduler, executor
+from datasets.executor import check_scheduler, executor, processes_here
 from datasets.layout import ClipNumbers, write_clip
 from datasets.manifest import DATASET_JSON, EVENTS_NAME, find_meta_file, meta_file, write_events, write_manifest
 from datasets.loaders import unreadable
@@ -438,7 +438,8 @@ def inject(input_path: str | Path, config: InjectConfig, out: str | Path, *, lay
                                 what="normal")
     n_seg = int(round(config.duration_s * sources[0].rate))
     limits.check_dataset_size(out, n_clips=config.count * (2 + len(config.faults) * len(config.severities)),
-                              samples_per_clip=n_seg, bytes_per_sample=4, workers=workers)
+                              samples_per_clip=n_seg, bytes_per_sample=4,
+                              workers=processes_here(workers, scheduler))
     _preflight(config, sources[0].rate)
     jobs = plan_inject(config, sources)
     generator = get_machine(config.machine)
@@ -557,7 +558,8 @@ def mix_noise(input_path: str | Path, noise_path: str | Path, out: str | Path, *
         raise FaultsynthError(f"{too_long[0].record.file}: lasts {too_long[0].n_samples / rate:.3f} s but the longest "
                               f"noise recording lasts {longest / rate:.3f} s: expected noise at least as long as "
                               "the clips")
-    limits.check_dataset_size(out, n_clips=len(clip_sources) * len(snrs), workers=workers, bytes_per_sample=4,
+    limits.check_dataset_size(out, n_clips=len(clip_sources) * len(snrs), bytes_per_sample=4,
+                              workers=processes_here(workers, scheduler),
                               samples_per_clip=max(s.n_samples for s in clip_sources))
     jobs, numbers = [], ClipNumbers()
     for source in clip_sources:
@@ -674,7 +676,8 @@ def write_mixed_training_set(real_path: str | Path, synthetic_path: str | Path, 
         raise FaultsynthError(f"the chosen clips have mixed sample rates {rates} Hz: expected one rate; "
                               "pass --sample-rate to resample them")
     rate = sample_rate or rates[0]
-    limits.check_dataset_size(out, n_clips=len(chosen), workers=workers, bytes_per_sample=4,
+    limits.check_dataset_size(out, n_clips=len(chosen), bytes_per_sample=4,
+                              workers=processes_here(workers, scheduler),
                               samples_per_clip=max(int(r.duration_s * rate) + 1 for r in chosen))
     numbers = ClipNumbers()
     jobs = [(numbers.next_path(machines[0], "train", "normal", machine_id), r, channel, rate, machines[0],

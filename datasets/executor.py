@@ -17,8 +17,9 @@ Backends
     output folder at the same path (a shared file system).
 
 Dask (``pip install faultsynth[dask]``) is imported only when a scheduler is given.
-A worker that dies mid-shard is replaced and its shards are run again by
-Dask (a shard writes its clips atomically, so a rerun rewrites the same bytes).
+The shards of a worker that dies are run again on the others by Dask (a
+``local:N`` cluster also restarts the worker); a shard writes its clips
+atomically, so a rerun rewrites the same bytes.
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ def check_scheduler(scheduler: str | None) -> str | None:
     elif isinstance(scheduler, str) and scheduler.startswith("tcp://") and ":" in scheduler[len("tcp://"):]:
         return scheduler
     raise FaultsynthError(f"--scheduler must be local:N (N workers, 1..256) or tcp://HOST:PORT, got {scheduler!r}")
+
+
+def processes_here(workers: int, scheduler: str | None) -> int:
+    """Processes that render on this machine (for the memory check): ``workers``, N of ``local:N``, or 1."""
+    scheduler = check_scheduler(scheduler)
+    if scheduler is None:
+        return workers
+    return int(scheduler[len("local:"):]) if scheduler.startswith("local:") else 1
 
 
 def shard_size(n_jobs: int, workers: int) -> int:

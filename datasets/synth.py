@@ -24,7 +24,7 @@ import numpy as np
 
 from datasets import limits
 from datasets.atomic import PART_SUFFIX, write_text_atomic
-from datasets.executor import check_scheduler, executor
+from datasets.executor import executor, processes_here
 from datasets.layout import ClipNumbers, write_clip
 from datasets.manifest import (DATASET_JSON, META_DIR, find_meta_file, meta_file, write_events,
                                write_manifest)
@@ -308,14 +308,13 @@ def synthesize(config: SynthConfig, out_dir: str | Path, *, workers: int = 1,
         One per clip, sorted by path.
     """
     limits.check_int("workers", workers, limits.WORKERS)
-    check_scheduler(scheduler)
     root = Path(out_dir)
     check_output_path(root)
     limits.check_dataset_size(root, n_clips=len(config.machine_ids) * config.count * (
                                   2 + len(config.faults) * max(1, len(config.severities))),
                               samples_per_clip=int(round(config.duration_s * config.rate)),
                               bytes_per_sample=4 if get_machine(config.machine).kind == "vibration" else 2,
-                              workers=workers)
+                              workers=processes_here(workers, scheduler))
     preflight(config)
     created = not root.exists()
     with folder_lock(root):

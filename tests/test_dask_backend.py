@@ -13,7 +13,7 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from datasets.blend import InjectConfig, inject, mix_noise  # noqa: E402
-from datasets.executor import check_scheduler, executor, shard_size  # noqa: E402
+from datasets.executor import check_scheduler, executor, processes_here, shard_size  # noqa: E402
 from datasets.manifest import META_DIR  # noqa: E402
 from datasets.synth import JOURNAL, SynthConfig, synthesize  # noqa: E402
 from errors import FaultsynthError  # noqa: E402
@@ -148,8 +148,9 @@ def test_missing_dask_gives_a_clear_error(monkeypatch):
         assert list(run(abs, [-1, -2, 3])) == [1, 2, 3]
 
 
-def test_shards_are_cut_from_consecutive_jobs():
+def test_shard_sizes_and_the_processes_the_memory_check_counts():
     assert [shard_size(n, w) for n, w in ((1, 4), (24, 2), (1000, 2), (1000, 64))] == [1, 3, 8, 3]
+    assert [processes_here(3, s) for s in (None, "local:2", "tcp://10.0.0.1:8786")] == [3, 2, 1]
 
 
 def test_storage_per_clip_behind_the_million_clip_figure(tmp_path):
