@@ -60,7 +60,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from datasets.atomic import write_text_atomic
+from datasets.atomic import remove_partial_files, write_text_atomic
 from datasets.audio import Channel, load_audio
 from datasets import limits
 from datasets.executor import check_scheduler, executor, processes_here
@@ -155,6 +155,7 @@ def _produce(out: Path, jobs: list, function: Callable, workers: int, meta: dict
         for row, clip_events in run(function, [(str(staging), job) for job in jobs]):
             records.append(ClipRecord.from_manifest_row(row, root=staging))
             events.extend(tuple(e) for e in clip_events)
+        remove_partial_files(staging)  # left by a worker killed mid-write (its clips were redone)
         _finish(staging, records, events, meta, with_events)
     return sorted((r.replace(root=str(out)) for r in records), key=lambda r: r.path)
 

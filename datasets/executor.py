@@ -90,7 +90,7 @@ def executor(workers: int = 1, scheduler: str | None = None) -> Iterator[Callabl
         with _local_pool(workers) as run:
             yield run
         return
-    with _dask_client(scheduler) as client:
+    with dask_client(scheduler) as client:
         yield lambda function, jobs: _dask_map(client, function, jobs)
 
 
@@ -112,7 +112,7 @@ def _local_pool(workers: int) -> Iterator[Callable]:
 
 
 @contextlib.contextmanager
-def _dask_client(scheduler: str):
+def dask_client(scheduler: str):
     """A connected ``distributed.Client`` (and its LocalCluster for ``local:N``), closed afterwards."""
     try:
         import distributed

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from datasets import limits
-from datasets.atomic import PART_SUFFIX, write_text_atomic
+from datasets.atomic import PART_SUFFIX, remove_partial_files, write_text_atomic
 from datasets.executor import executor, processes_here
 from datasets.layout import ClipNumbers, write_clip
 from datasets.manifest import (DATASET_JSON, META_DIR, find_meta_file, meta_file, write_events,
@@ -334,8 +334,7 @@ def _synthesize_into(config: SynthConfig, root: Path, workers: int, progress,
                      scheduler: str | None) -> list[ClipRecord]:
     plans = plan_clips(config)
     journal_path = meta_file(root, JOURNAL)
-    for stale in root.rglob(f"*{PART_SUFFIX}"):  # a write cut short by a kill: redone below
-        stale.unlink()
+    remove_partial_files(root)  # writes cut short by a kill: redone below
     done = _read_journal(journal_path)
     todo = [p for p in plans if p.index not in done or not (root / p.path).exists()]
     with contextlib.ExitStack() as stack:
@@ -349,6 +348,7 @@ def _synthesize_into(config: SynthConfig, root: Path, workers: int, progress,
             journal.flush()
             done[entry["index"]] = entry
             advance()
+    remove_partial_files(root)  # left by a worker killed mid-write (its clips were redone)
     entries = [done[p.index] for p in plans]
     records = [ClipRecord.from_manifest_row(e["record"], root=root) for e in entries]
     events = [tuple(ev) for e in entries for ev in e["events"]]

@@ -1,7 +1,8 @@
-"""The Dask backend: same bytes as the local pool, resume after the client dies, a killed worker is retried."""
+"""The Dask backend: the local pool's bytes and tune results, resume after a killed client, a killed worker."""
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import subprocess
@@ -171,3 +172,22 @@ def test_experiment_data_stage_on_the_cluster(tmp_path, cluster, reference):
     spec = ExperimentSpec(name="dask", detectors={"kmeans": {}}, **CONFIG.plan_fields())
     _make_data(spec, tmp_path / "data", workers=1, progress=False, scheduler=cluster.scheduler_address)
     assert tree_digest(tmp_path / "data") == reference
+
+
+def test_tune_on_the_cluster_gives_the_local_results(tmp_path, cluster):
+    from pipeline.tune import TuneConfig, run_tune
+    from tests.test_tune import write_noise_recordings
+
+    normals = write_noise_recordings(tmp_path / "normals", n=3, seconds=4.0)
+    config = TuneConfig(machine="fan", faults=("unbalance",), severities=(0.1, 0.2), segment_s=1.0, folds=3,
+                        detectors=("kmeans",), target_fpr=0.05)
+    local = run_tune([normals], config, tmp_path / "local", workers=1, progress=False)
+    dask = run_tune([normals], config, tmp_path / "dask", progress=False, scheduler=cluster.scheduler_address)
+    assert len(local.ranking) > 1
+    assert [(r.name, r.mean_auc) for r in dask.ranking] == [(r.name, r.mean_auc) for r in local.ranking]
+    tables = []
+    for name in ("local", "dask"):
+        with open(tmp_path / name / "leaderboard.csv", newline="") as handle:
+            tables.append([{k: v for k, v in row.items() if k != "fit_seconds"}  # wall time: differs per run
+                           for row in csv.DictReader(handle)])
+    assert tables[0] == tables[1]
