@@ -46,3 +46,9 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def remove_partial_files(root: str | Path) -> None:
+    """Delete the ``*.part`` files under ``root``: writes cut short by a killed process (or worker)."""
+    for stale in Path(root).rglob(f"*{PART_SUFFIX}"):
+        stale.unlink(missing_ok=True)

@@ -54,23 +54,23 @@ from __future__ import annotations
 import csv
 import json
 import math
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from datasets.atomic import write_text_atomic
+from datasets.atomic import remove_partial_files, write_text_atomic
 from datasets.audio import Channel, load_audio
 from datasets import limits
+from datasets.executor import check_scheduler, executor, processes_here
+from datasets.layout import ClipNumbers, write_clip
 from datasets.manifest import DATASET_JSON, EVENTS_NAME, find_meta_file, meta_file, write_events, write_manifest
 from datasets.loaders import unreadable
+from datasets.plan import DatasetPlan
 from datasets.output_folder import check_output_path, replaced_folder
 from datasets.records import ClipRecord
 from datasets.synth import check_machine_id, clip_seed
-from datasets.wav import write_wav
 from errors import FaultsynthError
 from generators.noise import rms
 from provenance import jsonable, version
@@ -136,20 +136,6 @@ def _validate_sources(records: Sequence[ClipRecord], *, channel: Channel, sample
     return sources
 
 
-def _write_clip(root: Path, rel_path: str, signal: np.ndarray, rate: int) -> str:
-    """Write a mono float32 WAV atomically (deterministic bytes); return its sha256."""
-    if not np.all(np.isfinite(signal)):
-        raise FaultsynthError(f"{rel_path}: non-finite samples after blending (a bug: please report)")
-    return write_wav(root / rel_path, signal, rate, subtype="FLOAT")
-
-
-def _clip_path(machine: str, split: str, label: str, machine_id: str, counters: dict) -> str:
-    key = (machine, split, label, machine_id)
-    n = counters.get(key, 0)
-    counters[key] = n + 1
-    return f"{machine}/{split}/{label}_{machine_id}_{n:08d}.wav"
-
-
 def _finish(staging: Path, records: list[ClipRecord], events: list, meta: dict, with_events: bool) -> None:
     """Write manifest, events and dataset.json into ``staging``."""
     write_text_atomic(meta_file(staging, DATASET_JSON), json.dumps(meta, indent=2, sort_keys=True) + "\n")
@@ -158,27 +144,18 @@ def _finish(staging: Path, records: list[ClipRecord], events: list, meta: dict, 
     write_manifest(staging, records)
 
 
-def _run_jobs(function: Callable, jobs: list, workers: int) -> Iterator:
-    """``function(job)`` for every job, in order, in ``workers`` forked processes."""
-    if not (isinstance(workers, int) and workers >= 1):
-        raise FaultsynthError(f"workers must be a whole number >= 1, got {workers!r}")
-    if workers == 1 or len(jobs) < 2:
-        for job in jobs:
-            yield function(job)
-        return
-    chunk = max(1, min(8, len(jobs) // (4 * workers)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        yield from pool.map(function, jobs, chunksize=chunk)
-
-
 def _produce(out: Path, jobs: list, function: Callable, workers: int, meta: dict,
-             with_events: bool, events: Sequence[tuple] = ()) -> list[ClipRecord]:
-    """Run the clip jobs into a staging folder and publish it as ``out`` (new or empty) when all succeeded."""
-    with replaced_folder(out, marker=None) as staging:
+             with_events: bool, events: Sequence[tuple] = (), scheduler: str | None = None) -> list[ClipRecord]:
+    """Run the clip jobs into a staging folder and publish it as ``out`` (new or empty) when all succeeded.
+
+    The jobs run on :func:`datasets.executor.executor` (local processes, or a Dask cluster for ``scheduler``).
+    """
+    with replaced_folder(out, marker=None) as staging, executor(workers, scheduler) as run:
         records, events = [], list(events)
-        for row, clip_events in _run_jobs(function, [(str(staging), job) for job in jobs], workers):
+        for row, clip_events in run(function, [(str(staging), job) for job in jobs]):
             records.append(ClipRecord.from_manifest_row(row, root=staging))
             events.extend(tuple(e) for e in clip_events)
+        remove_partial_files(staging)  # left by a worker killed mid-write (its clips were redone)
         _finish(staging, records, events, meta, with_events)
     return sorted((r.replace(root=str(out)) for r in records), key=lambda r: r.path)
 
@@ -270,48 +247,30 @@ def inject_clip(segment: np.ndarray, *, machine: str, fault: str, severity: floa
                         events=list(parts.events))
 
 
-@dataclass(frozen=True)
-class InjectConfig:
+@dataclass(frozen=True, kw_only=True)
+class InjectConfig(DatasetPlan):
     """What to inject; validated on construction.
+
+    The shared fields are :class:`datasets.plan.DatasetPlan`'s; ``machine`` names the
+    generator of the fault components, ``faults``, ``severities``, ``count`` and ``duration_s``
+    must be given, ``fixed`` holds known machine parameters, ``sample_rate`` resamples the
+    recordings (None keeps theirs: they must share one rate), and ``per_clip`` draws every
+    fault-generator parameter per clip instead of one synthetic machine (``machine_id``'s build,
+    :mod:`generators.identity`) behind all clips.
 
     Parameters
     ----------
-    machine : str
-        Generator of the fault components (generators.registry).
-    faults : tuple of str
-    severities : tuple of float
-        Levels in [0, 1]; ``count`` anomaly clips per (fault, level).
-    count : int
-        Normal training clips, normal test clips, and anomaly clips per (fault, level).
-    duration_s : float
-        Clip length, seconds.
-    seed : int
-        Root seed.
-    fixed : dict
-        Known machine parameters, e.g. ``{"rpm": 1797, "bearing": "6205"}``.
     channel : int, str or "mean"
         Channel of multi-channel recordings (a CWRU name such as ``"DE"`` too).
-    sample_rate : int or None
-        Resample recordings to this rate (Hz); None keeps theirs (must be one rate).
-    machine_id : str
     fault_scale : {"machine", "absolute"}
-    per_clip : bool
-        Draw every fault-generator parameter per clip instead of one synthetic machine
-        (``machine_id``'s build, :mod:`generators.identity`) behind all clips.
     """
 
-    machine: str
-    faults: tuple[str, ...]
-    severities: tuple[float, ...]
-    count: int
-    duration_s: float
-    seed: int = 0
-    fixed: Mapping[str, Any] = field(default_factory=dict)
+    faults: tuple[str, ...] = field()  # field(): required here, unlike in DatasetPlan
+    severities: tuple[float, ...] = field()
+    count: int = field()
+    duration_s: float = field()
     channel: Channel = 0
-    sample_rate: int | None = None
-    machine_id: str = "id_00"
     fault_scale: str = "machine"
-    per_clip: bool = False
 
     def __post_init__(self) -> None:
         from datasets.synth import check_clip_plan, check_fixed
@@ -379,10 +338,10 @@ def plan_inject(config: InjectConfig, sources: Sequence[Source]) -> list[_Inject
     train, pool = segments[:config.count], segments[config.count:]
     classes = [("test", "normal", "none", 0.0)] + [("test", "anomaly", f, float(s))
                                                      for f in config.faults for s in config.severities]
-    jobs, counters = [], {}
+    jobs, numbers = [], ClipNumbers()
 
     def add(split, label, fault, severity, segment, segment_index):
-        path = _clip_path(config.machine, split, label, config.machine_id, counters)
+        path = numbers.next_path(config.machine, split, label, config.machine_id)
         jobs.append(_InjectJob(config, len(jobs), path, split, label, fault, severity, segment[0],
                                segment_index, segment[1]))
 
@@ -417,7 +376,7 @@ def _inject_one(item: tuple[str, _InjectJob]) -> tuple[dict, list]:
         signal, origin = result.signal, "mixed"
         params = {**result.params, **provenance}
         events = [[job.path, e.onset_s, e.offset_s, e.fault] for e in result.events]
-    digest = _write_clip(Path(root), job.path, signal, rate)
+    digest = write_clip(root, job.path, signal, rate)
     record = ClipRecord(path=job.path, split=job.split, machine=config.machine, machine_id=config.machine_id,
                         label=job.label, fault=job.fault, severity=float(job.severity), source=origin, seed=seed,
                         sample_rate=rate, duration_s=n_seg / rate, channels=1, params=jsonable(params),
@@ -443,7 +402,7 @@ def _source_params(record: ClipRecord) -> dict:
 
 
 def inject(input_path: str | Path, config: InjectConfig, out: str | Path, *, layout: str = "auto",
-           workers: int = 1, bad: list | None = None) -> list[ClipRecord]:
+           workers: int = 1, bad: list | None = None, scheduler: str | None = None) -> list[ClipRecord]:
     """Inject synthetic faults into real normal recordings; write a dataset to ``out``.
 
     Parameters
@@ -460,6 +419,8 @@ def inject(input_path: str | Path, config: InjectConfig, out: str | Path, *, lay
         Processes (output does not depend on it).
     bad : list, optional
         Collect unreadable recordings as ``(file, message)`` and skip them instead of raising.
+    scheduler : str or None
+        A Dask cluster instead of local processes (:mod:`datasets.executor`); same output.
 
     Returns
     -------
@@ -469,6 +430,7 @@ def inject(input_path: str | Path, config: InjectConfig, out: str | Path, *, lay
     from datasets.loaders import load_records
     from generators.registry import get_machine
 
+    check_scheduler(scheduler)
     check_output_path(out)
     records = [r for r in load_records(input_path, layout=layout, bad=bad) if r.label == "normal"]
     if not records:
@@ -477,7 +439,8 @@ def inject(input_path: str | Path, config: InjectConfig, out: str | Path, *, lay
                                 what="normal")
     n_seg = int(round(config.duration_s * sources[0].rate))
     limits.check_dataset_size(out, n_clips=config.count * (2 + len(config.faults) * len(config.severities)),
-                              samples_per_clip=n_seg, bytes_per_sample=4, workers=workers)
+                              samples_per_clip=n_seg, bytes_per_sample=4,
+                              workers=processes_here(workers, scheduler))
     _preflight(config, sources[0].rate)
     jobs = plan_inject(config, sources)
     generator = get_machine(config.machine)
@@ -485,7 +448,7 @@ def inject(input_path: str | Path, config: InjectConfig, out: str | Path, *, lay
     meta = {"generator": "faultsynth", "version": version(), "command": "inject", "seed": config.seed,
             "config": config.to_dict(), "input": str(Path(input_path).resolve()),
             "recordings": [s.record.path for s in sources]}
-    return _produce(Path(out), jobs, _inject_one, workers, meta, with_events)
+    return _produce(Path(out), jobs, _inject_one, workers, meta, with_events, scheduler=scheduler)
 
 
 def _preflight(config: InjectConfig, rate: int) -> None:
@@ -538,7 +501,7 @@ def _mix_one(item: tuple[str, _MixJob]) -> tuple[dict, list]:
                   noise_segment_end_s=(start + x.size) / clip.sample_rate,
                   noise_gain=rms(noise) / rms(segment), synthetic_clip=clip.path,
                   synthetic_root=clip.root, synthetic_seed=clip.seed)
-    digest = _write_clip(Path(root), job.path, mixed, clip.sample_rate)
+    digest = write_clip(root, job.path, mixed, clip.sample_rate)
     record = clip.replace(path=job.path, source="mixed", seed=job.seed, channels=1,
                           duration_s=x.size / clip.sample_rate, params=jsonable(params), sha256=digest, root="")
     return record.manifest_row(), []
@@ -546,7 +509,7 @@ def _mix_one(item: tuple[str, _MixJob]) -> tuple[dict, list]:
 
 def mix_noise(input_path: str | Path, noise_path: str | Path, out: str | Path, *, snrs_db: Sequence[float],
               seed: int = 0, noise_layout: str = "auto", noise_channel: Channel = 0, workers: int = 1,
-              bad: list | None = None) -> list[ClipRecord]:
+              bad: list | None = None, scheduler: str | None = None) -> list[ClipRecord]:
     """Add real background recordings to synthetic clips at the requested SNRs.
 
     Parameters
@@ -567,6 +530,8 @@ def mix_noise(input_path: str | Path, noise_path: str | Path, out: str | Path, *
     workers : int
     bad : list, optional
         Collect unreadable files as ``(file, message)`` and skip them.
+    scheduler : str or None
+        A Dask cluster instead of local processes (:mod:`datasets.executor`); same output.
 
     Returns
     -------
@@ -578,6 +543,7 @@ def mix_noise(input_path: str | Path, noise_path: str | Path, out: str | Path, *
         raise FaultsynthError("SNRs: expected a comma list of dB values such as 6,0,-6")
     snrs = [limits.check_float("SNR", s, limits.SNR_DB, "dB") for s in snrs_db]
     limits.check_int("seed", seed, limits.SEED)
+    check_scheduler(scheduler)
     check_output_path(out)
     clips = load_records(input_path, bad=bad)
     clip_sources = _validate_sources(clips, channel=0, sample_rate=None, bad=bad, what="synthetic")
@@ -593,21 +559,22 @@ def mix_noise(input_path: str | Path, noise_path: str | Path, out: str | Path, *
         raise FaultsynthError(f"{too_long[0].record.file}: lasts {too_long[0].n_samples / rate:.3f} s but the longest "
                               f"noise recording lasts {longest / rate:.3f} s: expected noise at least as long as "
                               "the clips")
-    limits.check_dataset_size(out, n_clips=len(clip_sources) * len(snrs), workers=workers, bytes_per_sample=4,
+    limits.check_dataset_size(out, n_clips=len(clip_sources) * len(snrs), bytes_per_sample=4,
+                              workers=processes_here(workers, scheduler),
                               samples_per_clip=max(s.n_samples for s in clip_sources))
-    jobs, counters = [], {}
+    jobs, numbers = [], ClipNumbers()
     for source in clip_sources:
         clip = source.record
         for snr in snrs:
             index = len(jobs)
-            path = _clip_path(clip.machine, clip.split, clip.label, clip.machine_id, counters)
+            path = numbers.next_path(clip.machine, clip.split, clip.label, clip.machine_id)
             jobs.append(_MixJob(index, path, clip, snr, clip_seed(seed, index), noise, noise_channel))
     meta = {"generator": "faultsynth", "version": version(), "command": "mix", "seed": seed,
             "config": {"input": str(Path(input_path).resolve()), "noise": str(Path(noise_path).resolve()),
                        "snrs_db": snrs, "noise_layout": noise_layout, "noise_channel": noise_channel}}
     events = _input_events(Path(input_path), jobs)
     return _produce(Path(out), jobs, _mix_one, workers, meta, with_events=events is not None,
-                    events=events or ())
+                    events=events or (), scheduler=scheduler)
 
 
 def _input_events(input_root: Path, jobs: list) -> list[tuple] | None:
@@ -665,7 +632,7 @@ def mixed_training_set(real_records: Sequence[ClipRecord], synthetic_records: Se
 def _copy_one(item: tuple[str, tuple]) -> tuple[dict, list]:
     root, (path, record, channel, rate, machine, machine_id) = item
     x = _samples(record, channel, rate)
-    digest = _write_clip(Path(root), path, x, rate)
+    digest = write_clip(root, path, x, rate)
     params = dict(record.params)
     params.update(origin_path=str(record.file), origin_clip=record.path, origin_root=record.root,
                   origin_machine=record.machine, origin_machine_id=record.machine_id,
@@ -678,13 +645,15 @@ def _copy_one(item: tuple[str, tuple]) -> tuple[dict, list]:
 def write_mixed_training_set(real_path: str | Path, synthetic_path: str | Path, out: str | Path, *,
                              real_fraction: float, n_clips: int, seed: int = 0, real_layout: str = "auto",
                              channel: Channel = 0, sample_rate: int | None = None, machine_id: str = "id_00",
-                             workers: int = 1, bad: list | None = None) -> list[ClipRecord]:
+                             workers: int = 1, bad: list | None = None,
+                             scheduler: str | None = None) -> list[ClipRecord]:
     """Write a training set of real and synthetic normal clips (copies, float32 WAV) to ``out``.
 
     Clips are decoded (``channel`` of multi-channel recordings, resampled to
     ``sample_rate`` if given) and written as ``<machine>/train/normal_<id>_NNNNNNNN.wav``
     with the synthetic dataset's machine name; params keep ``origin_path``
-    and the ``source`` column says real or synthetic.
+    and the ``source`` column says real or synthetic. ``scheduler``: a Dask cluster instead
+    of local processes (:mod:`datasets.executor`).
     """
     from datasets.loaders import load_records
 
@@ -694,6 +663,7 @@ def write_mixed_training_set(real_path: str | Path, synthetic_path: str | Path, 
     if sample_rate is not None:
         limits.check_int("sample rate (Hz)", sample_rate, limits.SAMPLE_RATE_HZ)
     limits.check_float("real fraction", real_fraction, (0.0, 1.0))
+    check_scheduler(scheduler)
     check_output_path(out)
     real = load_records(real_path, layout=real_layout, bad=bad)
     synthetic = load_records(synthetic_path, bad=bad)
@@ -707,13 +677,14 @@ def write_mixed_training_set(real_path: str | Path, synthetic_path: str | Path, 
         raise FaultsynthError(f"the chosen clips have mixed sample rates {rates} Hz: expected one rate; "
                               "pass --sample-rate to resample them")
     rate = sample_rate or rates[0]
-    limits.check_dataset_size(out, n_clips=len(chosen), workers=workers, bytes_per_sample=4,
+    limits.check_dataset_size(out, n_clips=len(chosen), bytes_per_sample=4,
+                              workers=processes_here(workers, scheduler),
                               samples_per_clip=max(int(r.duration_s * rate) + 1 for r in chosen))
-    counters: dict = {}
-    jobs = [(_clip_path(machines[0], "train", "normal", machine_id, counters), r, channel, rate, machines[0],
+    numbers = ClipNumbers()
+    jobs = [(numbers.next_path(machines[0], "train", "normal", machine_id), r, channel, rate, machines[0],
              machine_id) for r in chosen]
     meta = {"generator": "faultsynth", "version": version(), "command": "mix", "seed": seed,
             "config": {"real": str(Path(real_path).resolve()), "synthetic": str(Path(synthetic_path).resolve()),
                        "real_fraction": real_fraction, "count": n_clips, "channel": channel,
                        "sample_rate": rate, "machine_id": machine_id}}
-    return _produce(Path(out), jobs, _copy_one, workers, meta, with_events=False)
+    return _produce(Path(out), jobs, _copy_one, workers, meta, with_events=False, scheduler=scheduler)

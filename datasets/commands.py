@@ -22,6 +22,7 @@ CONFIG_KEYS = {
     "count": ((int,), "a whole number"), "duration": (_NUMBER, "a number of seconds"),
     "sample_rate": ((int,), "a whole number of Hz"), "seed": ((int,), "a whole number"),
     "out": ((str,), "a string (folder)"), "workers": ((int,), "a whole number"),
+    "scheduler": ((str,), "a string: local:N or tcp://HOST:PORT"),
     "rpm": (_NUMBER + (str, list), "a number, \"lo:hi\" or [lo, hi]"), "bearing": ((str, int), "a preset name"),
     "machine_id": ((str,), "a string such as \"id_00\""),
     "snr_db": (_NUMBER + (str, list), "a number, \"lo:hi\" or [lo, hi]"), "sensor": ((str,), "a string"),
@@ -103,6 +104,9 @@ def synth(
     seed: Optional[int] = typer.Option(None, help="Root seed (default 0)."),
     out: Optional[Path] = typer.Option(None, help="Output dataset folder."),
     workers: Optional[int] = typer.Option(None, help="Parallel processes (output is identical for any)."),
+    scheduler: Optional[str] = typer.Option(None, help="Run on a Dask cluster: local:N (N worker processes) or "
+                                                        "tcp://HOST:PORT (workers see --out at the same path). "
+                                                        "Output is identical; needs faultsynth[dask]."),
     config: Optional[Path] = typer.Option(None, help="TOML file with the same keys plus a [params] table "
                                                      "of machine parameters."),
     rpm: Optional[str] = typer.Option(None, help="Shaft speed in rpm: a value or a range lo:hi."),
@@ -163,7 +167,8 @@ def synth(
                                sample_rate=pick(sample_rate, "sample_rate"), seed=pick(seed, "seed", 0),
                                machine_id=pick(machine_id, "machine_id", "id_00"), fixed=fixed,
                                ids=pick(ids, "ids", 1), per_clip=pick(per_clip, "per_clip", False))
-    records = synthesize(synth_config, Path(out_dir), workers=pick(workers, "workers", 1), progress=not quiet)
+    records = synthesize(synth_config, Path(out_dir), workers=pick(workers, "workers", 1), progress=not quiet,
+                         scheduler=pick(scheduler, "scheduler"))
     n_anomaly = sum(r.label == "anomaly" for r in records)
     typer.echo(f"wrote {len(records)} clips ({len(records) - n_anomaly} normal, {n_anomaly} anomaly) "
                f"to {out_dir}")
@@ -245,6 +250,9 @@ def inject(
     param: Optional[list[str]] = typer.Option(None, help="Other known machine parameter NAME=VALUE (or lo:hi), "
                                                          "repeatable, e.g. --param gear_teeth=48."),
     workers: int = typer.Option(1, help="Parallel processes (output is identical for any)."),
+    scheduler: Optional[str] = typer.Option(None, help="Run on a Dask cluster: local:N (N worker processes) or "
+                                                        "tcp://HOST:PORT (workers see --out at the same path). "
+                                                        "Output is identical; needs faultsynth[dask]."),
     channel: str = typer.Option("0", help="Channel of multi-channel recordings: index, 'mean', or a CWRU name "
                                           "(DE, FE, BA)."),
     layout: str = typer.Option("auto", help="Layout of --input (auto detects)."),
@@ -276,7 +284,7 @@ def inject(
                           sample_rate=sample_rate, machine_id=machine_id, fault_scale=fault_scale,
                           per_clip=per_clip)
     bad: list | None = [] if skip_bad else None
-    records = run_inject(input, config, out, layout=layout, workers=workers, bad=bad)
+    records = run_inject(input, config, out, layout=layout, workers=workers, bad=bad, scheduler=scheduler)
     n_anomaly = sum(r.label == "anomaly" for r in records)
     typer.echo(f"wrote {len(records)} clips ({len(records) - n_anomaly} real normal, {n_anomaly} injected) to {out}")
     _report_skipped(bad)
@@ -297,6 +305,9 @@ def mix(
     sample_rate: Optional[int] = typer.Option(None, help="Mixed training set: resample every clip to this rate."),
     machine_id: str = typer.Option("id_00", help="Mixed training set: machine id in file names."),
     workers: int = typer.Option(1, help="Parallel processes (output is identical for any)."),
+    scheduler: Optional[str] = typer.Option(None, help="Run on a Dask cluster: local:N (N worker processes) or "
+                                                        "tcp://HOST:PORT (workers see --out at the same path). "
+                                                        "Output is identical; needs faultsynth[dask]."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable files and list them."),
 ) -> None:
     """Add real noise to synthetic clips at SNRs, or build a mixed training set of real and synthetic clips.
@@ -324,7 +335,8 @@ def mix(
         if input is None or noise is None:
             raise FaultsynthError("noise mixing needs both --input SYNTH_DATASET and --noise PATH")
         records = mix_noise(input, noise, out, snrs_db=_floats("snrs", snrs), seed=seed, noise_layout=layout,
-                            noise_channel=_channel(channel), workers=workers, bad=bad)
+                            noise_channel=_channel(channel), workers=workers, bad=bad,
+                            scheduler=scheduler)
         typer.echo(f"wrote {len(records)} clips to {out}")
     else:
         if real is None or synthetic is None or real_fraction is None:
@@ -332,7 +344,7 @@ def mix(
         records = write_mixed_training_set(real, synthetic, out, real_fraction=real_fraction, n_clips=count,
                                            seed=seed, real_layout=layout, channel=_channel(channel),
                                            sample_rate=sample_rate, machine_id=machine_id, workers=workers,
-                                           bad=bad)
+                                           bad=bad, scheduler=scheduler)
         n_real = sum(r.source == "real" for r in records)
         typer.echo(f"wrote {len(records)} training clips ({n_real} real, {len(records) - n_real} synthetic) "
                    f"to {out}")

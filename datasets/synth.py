@@ -15,22 +15,22 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import multiprocessing
 import shutil
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
 from datasets import limits
-from datasets.atomic import PART_SUFFIX, write_text_atomic
+from datasets.atomic import PART_SUFFIX, remove_partial_files, write_text_atomic
+from datasets.executor import executor, processes_here
+from datasets.layout import ClipNumbers, write_clip
 from datasets.manifest import (DATASET_JSON, META_DIR, find_meta_file, meta_file, write_events,
                                write_manifest)
+from datasets.plan import DatasetPlan
 from datasets.output_folder import check_output_path, folder_lock
 from datasets.records import ClipRecord
-from datasets.wav import write_wav
 from errors import FaultsynthError
 from generators.base import check_fault, check_severity
 from generators.identity import clip_fixed, machine_build
@@ -40,53 +40,26 @@ from provenance import jsonable, version
 JOURNAL = "synth-journal.jsonl"
 
 
-@dataclass(frozen=True)
-class SynthConfig:
+@dataclass(frozen=True, kw_only=True)
+class SynthConfig(DatasetPlan):
     """What to synthesise; validated on construction.
+
+    The shared fields (machine, faults, severities, count, duration_s,
+    sample_rate, seed, machine_id, fixed, per_clip) are :class:`datasets.plan.DatasetPlan`'s:
+    ``count`` clips per class (normal train, normal test, each fault x severity level),
+    ``machine_id`` the first of ``ids``; ``faults`` empty for a normal-only dataset.
 
     Parameters
     ----------
-    machine : str
-        Machine name (see ``generators.registry.machine_names``).
-    faults : tuple of str
-        Fault types of the anomaly clips; empty for a normal-only dataset.
-    severities : tuple of float
-        Severity levels in [0, 1]; each fault gets ``count`` clips per level.
     severity_range : (float, float) or None
         Instead of levels: each anomaly clip draws its severity uniformly in this range.
-    count : int
-        Clips per class: ``count`` normal training clips, ``count`` normal test
-        clips and ``count`` test clips per (fault, severity level).
-    duration_s : float
-        Clip length, seconds.
-    sample_rate : int or None
-        Hz; None = the machine's default.
-    seed : int
-        Root seed.
-    machine_id : str
-        DCASE machine id written in file names, e.g. ``"id_00"``; the first of ``ids``.
-    fixed : dict
-        Fixed physical parameters (value or [low, high]), e.g. ``{"rpm": 1797, "bearing": "6205"}``.
     ids : int
         Machines: ``ids`` machine ids numbered as DCASE does (``machine_id`` then every second
         number: id_00, id_02, ...), each with ``count`` clips per class.
-    per_clip : bool
-        Draw every parameter per clip (domain randomisation) instead of one machine per id
-        (:mod:`generators.identity`).
     """
 
-    machine: str
-    faults: tuple[str, ...] = ()
-    severities: tuple[float, ...] = (0.25, 0.5, 1.0)
     severity_range: tuple[float, float] | None = None
-    count: int = 10
-    duration_s: float = 10.0
-    sample_rate: int | None = None
-    seed: int = 0
-    machine_id: str = "id_00"
-    fixed: Mapping[str, Any] = field(default_factory=dict)
     ids: int = 1
-    per_clip: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.ids, bool) or not isinstance(self.ids, int) or not 1 <= self.ids <= 50:
@@ -179,13 +152,11 @@ def plan_clips(config: SynthConfig) -> list[ClipPlan]:
     for fault in config.faults:
         levels = [None] if config.severity_range is not None else list(config.severities)
         classes += [("test", "anomaly", fault, level) for level in levels]
-    plans, counters = [], {}
+    plans, numbers = [], ClipNumbers()
     for machine_id in config.machine_ids:
         for split, label, fault, severity in classes:
             for _ in range(config.count):
-                n = counters.get((machine_id, split, label), 0)
-                counters[(machine_id, split, label)] = n + 1
-                path = f"{config.machine}/{split}/{label}_{machine_id}_{n:08d}.wav"
+                path = numbers.next_path(config.machine, split, label, machine_id)
                 plans.append(ClipPlan(len(plans), path, split, label, fault, severity, machine_id))
     return plans
 
@@ -232,13 +203,12 @@ def render_and_write(config: SynthConfig, plan: ClipPlan, root: str) -> dict:
                            duration_s=config.duration_s, sample_rate=config.rate, seed=seed,
                            fixed=clip_parameters(config, plan.machine_id))
     signal = rendered.signal
-    if not np.all(np.isfinite(signal)):
-        raise FaultsynthError(f"{plan.path}: the generator produced non-finite samples (a bug: please report)")
     params = dict(rendered.params)
     params["units"] = "g" if machine.kind == "vibration" else "full_scale"
     if machine.kind == "audio":
         params["clipped_fraction"] = float(np.mean(np.abs(signal) >= 1.0))
-    digest = write_wav(Path(root) / plan.path, signal, config.rate, subtype=_subtype(machine.kind))
+    digest = write_clip(root, plan.path, signal, config.rate, subtype=_subtype(machine.kind),
+                        origin="rendering")
     params["machine_identity"] = "per clip" if config.per_clip else plan.machine_id
     record = ClipRecord(path=plan.path, split=plan.split, machine=config.machine, machine_id=plan.machine_id,
                         label=plan.label, fault=plan.fault, severity=float(params["severity"]),
@@ -315,7 +285,7 @@ def _remove_failed_start(root: Path) -> None:
 
 
 def synthesize(config: SynthConfig, out_dir: str | Path, *, workers: int = 1,
-               progress: Callable[[int, int], None] | bool = True) -> list[ClipRecord]:
+               progress: Callable[[int, int], None] | bool = True, scheduler: str | None = None) -> list[ClipRecord]:
     """Write the dataset of ``config`` to ``out_dir`` (resuming a previous run there).
 
     Parameters
@@ -328,6 +298,9 @@ def synthesize(config: SynthConfig, out_dir: str | Path, *, workers: int = 1,
         Processes rendering in parallel (output does not depend on it).
     progress : bool or callable
         True for a rich progress bar, False for none, or ``f(done, total)``.
+    scheduler : str or None
+        Run on a Dask cluster instead of local processes: ``"local:N"`` or
+        ``"tcp://HOST:PORT"`` (:mod:`datasets.executor`); the output is the same bytes.
 
     Returns
     -------
@@ -341,13 +314,13 @@ def synthesize(config: SynthConfig, out_dir: str | Path, *, workers: int = 1,
                                   2 + len(config.faults) * max(1, len(config.severities))),
                               samples_per_clip=int(round(config.duration_s * config.rate)),
                               bytes_per_sample=4 if get_machine(config.machine).kind == "vibration" else 2,
-                              workers=workers)
+                              workers=processes_here(workers, scheduler))
     preflight(config)
     created = not root.exists()
     with folder_lock(root):
         _check_or_start(root, config)
         try:
-            return _synthesize_into(config, root, workers, progress)
+            return _synthesize_into(config, root, workers, progress, scheduler)
         except Exception:
             if not _started(root):  # nothing of value written: leave no trace that blocks a retry
                 if created:
@@ -357,26 +330,25 @@ def synthesize(config: SynthConfig, out_dir: str | Path, *, workers: int = 1,
             raise
 
 
-def _synthesize_into(config: SynthConfig, root: Path, workers: int, progress) -> list[ClipRecord]:
+def _synthesize_into(config: SynthConfig, root: Path, workers: int, progress,
+                     scheduler: str | None) -> list[ClipRecord]:
     plans = plan_clips(config)
     journal_path = meta_file(root, JOURNAL)
-    for stale in root.rglob(f"*{PART_SUFFIX}"):  # a write cut short by a kill: redone below
-        stale.unlink()
+    remove_partial_files(root)  # writes cut short by a kill: redone below
     done = _read_journal(journal_path)
     todo = [p for p in plans if p.index not in done or not (root / p.path).exists()]
     with contextlib.ExitStack() as stack:
-        # The pool forks before the progress bar starts its refresh thread.
-        pool = None
-        if workers > 1 and len(todo) > 1:
-            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers,
-                                                           mp_context=multiprocessing.get_context("fork")))
+        run = stack.enter_context(executor(workers, scheduler))
+        # A local pool forks here, before the progress bar starts its refresh thread.
+        entries = run(functools.partial(render_and_write, config, root=str(root)), todo)
         advance = stack.enter_context(_progress(progress, len(plans), len(plans) - len(todo)))
         journal = stack.enter_context(journal_path.open("a", encoding="utf-8"))
-        for entry in _run(config, todo, str(root), pool, workers):
+        for entry in entries:
             journal.write(json.dumps(entry, sort_keys=True) + "\n")
             journal.flush()
             done[entry["index"]] = entry
             advance()
+    remove_partial_files(root)  # left by a worker killed mid-write (its clips were redone)
     entries = [done[p.index] for p in plans]
     records = [ClipRecord.from_manifest_row(e["record"], root=root) for e in entries]
     events = [tuple(ev) for e in entries for ev in e["events"]]
@@ -385,17 +357,6 @@ def _synthesize_into(config: SynthConfig, root: Path, workers: int, progress) ->
     write_manifest(root, records)
     journal_path.unlink()
     return sorted(records, key=lambda r: r.path)
-
-
-def _run(config: SynthConfig, plans: list[ClipPlan], root: str,
-         pool: ProcessPoolExecutor | None, workers: int) -> Iterator[dict]:
-    """Render and write ``plans`` (in ``pool`` if given); yield journal entries in index order."""
-    if pool is None:
-        for plan in plans:
-            yield render_and_write(config, plan, root)
-        return
-    chunk = max(1, min(8, len(plans) // (4 * workers)))
-    yield from pool.map(render_and_write, [config] * len(plans), plans, [root] * len(plans), chunksize=chunk)
 
 
 class _progress:

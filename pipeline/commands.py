@@ -154,6 +154,9 @@ def experiment(
     spec: Annotated[Path, typer.Argument(help="Experiment spec (.toml); see examples/*.toml.")],
     out: Annotated[Path, typer.Option("--out", help="Experiment folder (rerun the same command to resume).")],
     workers: Annotated[int, typer.Option(help="Processes for synthesis (results do not depend on it).")] = 2,
+    scheduler: Annotated[Optional[str], typer.Option(
+        help="Make the data stage on a Dask cluster: local:N or tcp://HOST:PORT (same bytes; needs "
+             "faultsynth[dask]). Training and evaluation run here.")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Fault-injection experiment: data, k-means + autoencoder, coverage side by side."""
@@ -162,10 +165,13 @@ def experiment(
     from datasets import limits
     from datasets.output_folder import check_output_path
 
+    from datasets.executor import check_scheduler
+
     limits.check_int("--workers", workers, limits.WORKERS)
+    check_scheduler(scheduler)
     check_output_path(out)
     parsed = load_spec(spec)
-    result = run_experiment(parsed, out, workers=workers, progress=not quiet)
+    result = run_experiment(parsed, out, workers=workers, progress=not quiet, scheduler=scheduler)
     for name, m in result.metrics.items():
         typer.echo(f"{name}: AUC {m['auc']:.3f} pAUC {m['pauc']:.3f}")
     _print_coverage(result.metrics)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from datasets.atomic import write_text_atomic
+from datasets.plan import DatasetPlan
 from errors import FaultsynthError
 from pipeline.features import FeatureConfig
 from pipeline.training import DETECTORS, TrainConfig
@@ -44,8 +45,8 @@ _FEATURE_KEYS = {f.name for f in dataclasses.fields(FeatureConfig)} - {"sample_r
 _TRAINING_KEYS = {"target_fpr", "folds"}
 
 
-@dataclass(frozen=True)
-class ExperimentSpec:
+@dataclass(frozen=True, kw_only=True)
+class ExperimentSpec(DatasetPlan):
     """A fault-injection experiment, validated on construction.
 
     Parameters
@@ -94,21 +95,14 @@ class ExperimentSpec:
     """
 
     name: str
-    machine: str
-    faults: tuple[str, ...]
-    severities: tuple[float, ...]
-    source: str = "synthetic"
-    count: int = 10
+    faults: tuple[str, ...] = field()  # field(): required here, unlike in DatasetPlan
+    severities: tuple[float, ...] = field()
     duration_s: float = 2.0
-    sample_rate: int | None = None
-    seed: int = 0
-    machine_id: str = "id_00"
-    fixed: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "synthetic"
     real_path: str | None = None
     real_layout: str = "auto"
     channel: int | str = 0
     fault_scale: str = "machine"
-    per_clip: bool = False
     features: str = "dcase"
     feature_overrides: Mapping[str, Any] = field(default_factory=dict)
     target_fpr: float = 0.01
@@ -191,10 +185,9 @@ class ExperimentSpec:
         """datasets.blend.InjectConfig of a real-data experiment."""
         from datasets.blend import InjectConfig
 
-        return InjectConfig(machine=self.machine, faults=tuple(self.faults), severities=tuple(self.severities),
-                            count=self.count, duration_s=float(self.duration_s), seed=self.seed,
-                            fixed=dict(self.fixed), channel=self.channel, sample_rate=self.sample_rate,
-                            machine_id=self.machine_id, fault_scale=self.fault_scale, per_clip=self.per_clip)
+        return InjectConfig(**{**self.plan_fields(), "faults": tuple(self.faults),
+                               "severities": tuple(self.severities), "duration_s": float(self.duration_s),
+                               "fixed": dict(self.fixed)}, channel=self.channel, fault_scale=self.fault_scale)
 
     def to_dict(self) -> dict:
         """JSON-serialisable form."""
@@ -300,21 +293,21 @@ class _Stages:
 def _synth_config(spec: ExperimentSpec):
     from datasets.synth import SynthConfig
 
-    return SynthConfig(machine=spec.machine, faults=spec.faults, severities=spec.severities, count=spec.count,
-                       duration_s=float(spec.duration_s), sample_rate=spec.sample_rate, seed=spec.seed,
-                       machine_id=spec.machine_id, fixed=spec.fixed, per_clip=spec.per_clip)
+    return SynthConfig(**{**spec.plan_fields(), "duration_s": float(spec.duration_s)})
 
 
-def _make_data(spec: ExperimentSpec, folder: Path, *, workers: int, progress: bool) -> None:
+def _make_data(spec: ExperimentSpec, folder: Path, *, workers: int, progress: bool,
+               scheduler: str | None = None) -> None:
     """Write the experiment's dataset into ``folder`` (synthesised, or real + injected faults)."""
     if spec.source == "synthetic":
         from datasets.synth import synthesize
 
-        synthesize(_synth_config(spec), folder, workers=workers, progress=progress)
+        synthesize(_synth_config(spec), folder, workers=workers, progress=progress, scheduler=scheduler)
         return
     from datasets.blend import inject
 
-    inject(spec.real_path, spec.inject_config(), folder, layout=spec.real_layout, workers=workers)
+    inject(spec.real_path, spec.inject_config(), folder, layout=spec.real_layout, workers=workers,
+           scheduler=scheduler)
 
 
 def _data_hash(spec: ExperimentSpec) -> str:
@@ -346,7 +339,7 @@ class ExperimentResult:
 
 
 def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, workers: int = 1,
-                   progress: bool = True) -> ExperimentResult:
+                   progress: bool = True, scheduler: str | None = None) -> ExperimentResult:
     """Run (or resume) an experiment end to end.
 
     Parameters
@@ -359,6 +352,9 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, workers: int = 
         Processes for synthesis (results do not depend on it).
     progress : bool
         Show rich progress bars.
+    scheduler : str or None
+        Make the data stage on a Dask cluster (:mod:`datasets.executor`); the same bytes.
+        Training and evaluation run in this process.
 
     Returns
     -------
@@ -404,7 +400,7 @@ def _run_experiment(spec: ExperimentSpec, out: Path, *, workers: int, progress: 
         # An interrupted synthesis of the same config resumes in place (synth checks dataset.json).
         same = dataset_json is not None and _same_synth(spec, dataset_json)
         stages.start("data", data_dir, keep=same)
-        _make_data(spec, data_dir, workers=workers, progress=progress)
+        _make_data(spec, data_dir, workers=workers, progress=progress, scheduler=scheduler)
         stages.finish("data", data_hash, data_dir)
     timings["data"] = time.perf_counter() - t0
     records = load_records(data_dir, layout="faultsynth")

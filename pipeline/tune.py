@@ -28,6 +28,7 @@ per vector, clip statistics, detector, pooling of window scores).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import io
@@ -439,14 +440,29 @@ def _share(values: dict) -> None:
     _SHARED.update(values)
 
 
+def _with_shared(function: Callable, shared: dict, job: Any) -> Any:
+    """``function(job)`` on a Dask worker, after receiving ``shared`` (once per worker and run)."""
+    if _SHARED.get("_from") is not shared:
+        _share(shared)
+        _SHARED["_from"] = shared
+    return function(job)
+
+
 def _pool_map(function: Callable, jobs: list, workers: int, done: Callable[[Any, Any], None],
-              shared: dict) -> None:
+              shared: dict, client=None) -> None:
     """``done(job, function(job))`` for every job, in worker processes when ``workers > 1``.
 
     Workers are spawned, not forked: a fork of a process whose OpenMP or
     TensorFlow thread pools are running (k-means, the autoencoder) can hang.
+    With a Dask ``client``, the jobs run on its cluster instead (``shared`` is sent to every worker once).
     """
     _share(shared)
+    if client is not None and jobs:
+        [handle] = client.scatter([shared], broadcast=True)
+        futures = [(job, client.submit(_with_shared, function, handle, job, pure=False)) for job in jobs]
+        for job, future in futures:
+            done(job, future.result())
+        return
     # Spawned workers re-import the main module: from a stdin script or a REPL there is none, so run here.
     importable_main = getattr(sys.modules.get("__main__"), "__file__", None) is not None
     if workers <= 1 or len(jobs) < 2 or not importable_main:
@@ -461,7 +477,7 @@ def _pool_map(function: Callable, jobs: list, workers: int, done: Callable[[Any,
 
 
 def prepare_data(paths: Sequence[str | Path], config: TuneConfig, *, workers: int = 1,
-                 advance: Callable[[], None] | None = None) -> TuneData:
+                 advance: Callable[[], None] | None = None, client=None) -> TuneData:
     """Segments of the normal recordings and every fault x severity injected into each."""
     rate, normal, groups, spans, files, fingerprint = load_segments(paths, config)
     cells = [(f, s, i) for i, (f, s) in enumerate((f, s) for f in config.faults for s in config.severities)]
@@ -472,7 +488,7 @@ def prepare_data(paths: Sequence[str | Path], config: TuneConfig, *, workers: in
         if advance is not None:
             advance()
 
-    _pool_map(_inject_job, cells, workers, done, {"config": config, "normal": normal, "rate": rate})
+    _pool_map(_inject_job, cells, workers, done, {"config": config, "normal": normal, "rate": rate}, client)
     return TuneData(sample_rate=rate, normal=normal, groups=groups, spans=spans,
                     injected={(f, s): injected[(f, s)] for f, s, _ in cells}, files=files,
                     fingerprint=fingerprint)
@@ -718,7 +734,7 @@ def _load_scores(path: Path) -> dict | None:
 
 
 def run_tune(paths: Sequence[str | Path], config: TuneConfig, out_dir: str | Path, *, workers: int = 1,
-             progress: bool = True) -> TuneResult:
+             progress: bool = True, scheduler: str | None = None) -> TuneResult:
     """Search, pick and write the winning model (see the module docstring).
 
     Parameters
@@ -734,6 +750,9 @@ def run_tune(paths: Sequence[str | Path], config: TuneConfig, out_dir: str | Pat
     workers : int
         Processes for injection and the candidates (results do not depend on it).
     progress : bool
+    scheduler : str or None
+        Inject and cross-validate on a Dask cluster instead (``local:N`` or ``tcp://HOST:PORT``,
+        :mod:`datasets.executor`); the same results.
 
     Returns
     -------
@@ -755,15 +774,20 @@ def _tune_in(paths: Sequence[str | Path], config: TuneConfig, out: Path, *, work
     """:func:`run_tune` inside the folder lock."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from datasets.executor import check_scheduler, dask_client
     from pipeline.calibration import fold_indices
     from provenance import canonical_hash
 
     timings: dict[str, float] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, disable=not progress, transient=False) as bar:
+    with contextlib.ExitStack() as stack:
+        client = None
+        if check_scheduler(scheduler) is not None:
+            client = stack.enter_context(dask_client(scheduler))
+        bar = stack.enter_context(Progress(*columns, disable=not progress, transient=False))
         t0 = time.perf_counter()
         task = bar.add_task("injecting faults", total=len(config.faults) * len(config.severities))
-        data = prepare_data(paths, config, workers=workers, advance=lambda: bar.advance(task))
+        data = prepare_data(paths, config, workers=workers, advance=lambda: bar.advance(task), client=client)
         timings["inject"] = time.perf_counter() - t0
         folds = fold_indices(data.groups, folds=config.folds, seed=config.seed)
         models = search_space(config, data.sample_rate)
@@ -789,7 +813,7 @@ def _tune_in(paths: Sequence[str | Path], config: TuneConfig, out: Path, *, work
 
         # Grouped by mel stage: a worker computes each spectrogram once; autoencoders (slowest) first.
         todo.sort(key=lambda m: (m.detector != "autoencoder", str(_mel_key(m.features))))
-        _pool_map(_cv_job, todo, workers, done, {"data": data, "folds": folds, "config": config})
+        _pool_map(_cv_job, todo, workers, done, {"data": data, "folds": folds, "config": config}, client)
         timings["search"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()

@@ -77,6 +77,9 @@ def tune(
     per_clip: Annotated[bool, typer.Option("--per-clip", help="Draw the fault generator's parameters per "
                                                               "injected segment instead of one machine.")] = False,
     workers: Annotated[int, typer.Option(help="Processes (results do not depend on it).")] = 2,
+    scheduler: Annotated[Optional[str], typer.Option(
+        help="Inject and cross-validate on a Dask cluster: local:N or tcp://HOST:PORT (same results; needs "
+             "faultsynth[dask]).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of injection, folds and detectors [default: 0].")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
@@ -116,7 +119,7 @@ def tune(
                              layout=opt["layout"], budget=parse_budget(budget) if budget else None, fixed=fixed,
                              detectors=tuple(d.strip() for d in opt["detectors"].split(",") if d.strip()),
                              fault_scale=opt["fault_scale"], per_clip=per_clip)
-    result = run_tune(data, tune_config, out, workers=workers, progress=not quiet)
+    result = run_tune(data, tune_config, out, workers=workers, progress=not quiet, scheduler=scheduler)
     w = result.winner
     cal = w.calibration
     typer.echo(f"searched {len(result.ranking)} candidates in {sum(result.timings_s.values()):.0f} s"
