@@ -368,10 +368,11 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, workers: int = 
         if out.is_dir() and any(out.iterdir()) and not (out / STAGES_DIR).is_dir():
             raise FaultsynthError(f"{out} holds something else (no {STAGES_DIR}): choose a new folder for the "
                                   "experiment")
-        return _run_experiment(spec, out, workers=workers, progress=progress)
+        return _run_experiment(spec, out, workers=workers, progress=progress, scheduler=scheduler)
 
 
-def _run_experiment(spec: ExperimentSpec, out: Path, *, workers: int, progress: bool) -> ExperimentResult:
+def _run_experiment(spec: ExperimentSpec, out: Path, *, workers: int, progress: bool,
+                    scheduler: str | None) -> ExperimentResult:
     """:func:`run_experiment` inside the folder lock."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

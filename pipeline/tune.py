@@ -766,11 +766,11 @@ def run_tune(paths: Sequence[str | Path], config: TuneConfig, out_dir: str | Pat
     check_output_path(out)
     with folder_lock(out):  # one run per folder; the kernel frees the lock if this run dies
         _check_out(out)
-        return _tune_in(paths, config, out, workers=workers, progress=progress)
+        return _tune_in(paths, config, out, workers=workers, progress=progress, scheduler=scheduler)
 
 
 def _tune_in(paths: Sequence[str | Path], config: TuneConfig, out: Path, *, workers: int,
-             progress: bool) -> TuneResult:
+             progress: bool, scheduler: str | None) -> TuneResult:
     """:func:`run_tune` inside the folder lock."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
