@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 import numpy as np
@@ -30,6 +31,7 @@ MACHINE_MODULES: dict[str, str] = {
 SNR_RANGE_DB = {"vibration": (10.0, 30.0), "audio": (0.0, 20.0)}
 
 
+@functools.cache
 def common_parameters(kind: str) -> tuple[Parameter, ...]:
     """Parameters every machine of ``kind`` (``"vibration"`` or ``"audio"``) has besides its own (recording level)."""
     low, high = SNR_RANGE_DB[kind]

@@ -22,8 +22,8 @@ import numpy as np
 from errors import FaultsynthError
 from generators import bearing, gear, motor, shaft
 from generators.base import FaultSpec, Parts, check_below_nyquist, check_fault
-from generators.parameters import Fixed, Parameter, check_fixed, sample_all
-from generators.registry import common_parameters
+from generators.parameters import Fixed, Parameter, sample_all
+from generators.registry import check_fixed
 from generators.vibration_analysis import ISO10816_CLASS, iso10816_zone, velocity_rms_mm_s
 from generators.vibration_dsp import shaft_motion
 
@@ -75,11 +75,6 @@ class RotatingMachine:
         object.__setattr__(self, "declarations",
                            STRUCTURE + tuple(p for c in self.components for p in c.DECLARATIONS))
 
-    @property
-    def parameters(self) -> dict[str, str]:
-        """Parameters the user may fix: name -> doc with unit and default."""
-        return {p.name: p.describe() for p in self.declarations}
-
     def sample_params(self, rng: np.random.Generator, *, fault: str, severity: float, fixed: Fixed,
                       sample_rate: int | None = None) -> dict:
         """Draw every physical parameter of one clip.
@@ -104,7 +99,7 @@ class RotatingMachine:
             characteristic frequencies.
         """
         check_fault(self, fault)
-        check_fixed(self.name, self.declarations + common_parameters(self.kind), fixed)
+        check_fixed(self, fixed)
         params: dict[str, Any] = {"fault": fault, "severity": float(severity)}
         params.update(sample_all(STRUCTURE, rng, fixed, fault=fault, sample_rate=sample_rate))
         shaft_hz = params["shaft_hz"] = params["rpm"] / 60.0

@@ -50,11 +50,6 @@ class AudioMachine:
     declarations: tuple[Parameter, ...] = ()
     faults: Mapping[str, FaultSpec] = {}
 
-    @property
-    def parameters(self) -> dict[str, str]:
-        """Parameters the user may fix: name -> doc with unit and default."""
-        return {p.name: p.describe() for p in self.declarations}
-
     # -- to implement ---------------------------------------------------------------------------
     def _characteristic_hz(self, params: Mapping[str, Any]) -> dict[str, float]:
         """Characteristic frequencies (Hz) that must lie below Nyquist, by name."""

@@ -82,7 +82,7 @@ def test_every_machine_keeps_its_build_across_clips_and_faults(machine):
 @pytest.mark.parametrize("machine", machine_names())
 def test_misspelt_parameter_is_refused_for_every_machine(machine):
     generator = get_machine(machine)
-    name = next(iter(generator.parameters))
+    name = generator.declarations[0].name
     typo = name[:-1] + ("x" if name[-1] != "x" else "y")
     with pytest.raises(FaultsynthError, match=f"unknown parameter.*{typo}.*did you mean '{name}'"):
         render_clip(machine, fault="none", severity=0.0, duration_s=0.2,

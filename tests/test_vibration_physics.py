@@ -359,7 +359,7 @@ def test_nuisance_parameters_are_drawn_and_can_be_fixed():
                                             (GEARBOX, "tooth_chip"), (GEARBOX, "gear_eccentricity")])
 def test_every_nuisance_parameter_can_be_fixed(machine, fault):
     drawn = machine.sample_params(np.random.default_rng(1), fault=fault, severity=0.5, fixed={})
-    fixed = {k: drawn[k] for k in machine.parameters if k in drawn and k != "supply_hz"}
+    fixed = {k: drawn[k] for k in (p.name for p in machine.declarations) if k in drawn and k != "supply_hz"}
     again = machine.sample_params(np.random.default_rng(2), fault=fault, severity=0.5, fixed=fixed)
     assert again == drawn
 
