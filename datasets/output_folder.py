@@ -67,9 +67,12 @@ def check_output_path(out: str | Path) -> None:
 def folder_lock(out: str | Path) -> Iterator[None]:
     """Hold the lock beside ``out`` (``.<name>.lock``) for one run; refuse a second, concurrent run.
 
+    ``out`` is checked first (:func:`check_output_path`): a folder that cannot be made is refused.
+
     ``flock``: the kernel releases it when the holder dies, so a killed run never blocks the next one.
     """
     out = Path(out)
+    check_output_path(out)
     lock_path = _siblings(out)[2]
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -106,7 +109,6 @@ def replaced_folder(out: str | Path, *, marker: str | None, overwrite: bool = Fa
         another run is writing it.
     """
     out = Path(out)
-    check_output_path(out)
     staging, previous, _ = _siblings(out)
     with folder_lock(out):
         if previous.exists():  # a run was killed mid-swap

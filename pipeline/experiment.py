@@ -360,10 +360,9 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, workers: int = 
     -------
     ExperimentResult
     """
-    from datasets.output_folder import check_output_path, folder_lock
+    from datasets.output_folder import folder_lock
 
     out = Path(out_dir)
-    check_output_path(out)
     with folder_lock(out):  # one run per folder; the kernel frees the lock if this run dies
         if out.is_dir() and any(out.iterdir()) and not (out / STAGES_DIR).is_dir():
             raise FaultsynthError(f"{out} holds something else (no {STAGES_DIR}): choose a new folder for the "

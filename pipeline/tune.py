@@ -758,12 +758,11 @@ def run_tune(paths: Sequence[str | Path], config: TuneConfig, out_dir: str | Pat
     -------
     TuneResult
     """
-    from datasets.output_folder import check_output_path, folder_lock
+    from datasets.output_folder import folder_lock
 
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise FaultsynthError(f"--workers must be a whole number >= 1, got {workers!r}")
     out = Path(out_dir)
-    check_output_path(out)
     with folder_lock(out):  # one run per folder; the kernel frees the lock if this run dies
         _check_out(out)
         return _tune_in(paths, config, out, workers=workers, progress=progress, scheduler=scheduler)
