@@ -18,7 +18,7 @@ Background noise at the requested SNR and the sensor model are added by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 
@@ -91,7 +91,6 @@ class Parts:
     events: list[Event] = field(default_factory=list)
 
 
-@dataclass
 class Rendered:
     """A rendered clip and its exact parts.
 
@@ -104,19 +103,41 @@ class Rendered:
         Parts at the sensor input: normal machine signal, fault component
         (zeros for normal clips) and background noise; for sound machines as
         recorded (after :mod:`generators.recording`). With an ideal sensor
-        ``signal == machine + fault + noise``.
+        ``signal == machine + fault + noise`` (to float rounding for sound machines).
     params : dict
         Every rendered physical parameter (JSON-serialisable): the label.
     events : list of Event
         Time-localised fault occurrences (empty for continuous faults).
+
+    Notes
+    -----
+    A sound machine's recording chain runs once, on machine plus fault: the recorded fault part
+    is computed on first access of ``fault`` or ``machine`` (``record``), and the recorded machine
+    part is the recorded sum minus it, so that writing a clip never pays for its parts.
     """
 
-    signal: np.ndarray
-    machine: np.ndarray
-    fault: np.ndarray
-    noise: np.ndarray
-    params: dict
-    events: list[Event] = field(default_factory=list)
+    def __init__(self, *, signal: np.ndarray, machine: np.ndarray, fault: np.ndarray, noise: np.ndarray,
+                 params: dict, events: list[Event] | None = None,
+                 record: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        self.signal, self.noise, self.params, self.events = signal, noise, params, list(events or [])
+        # with ``record``: ``machine`` is the recorded sum and ``fault`` the fault part before recording
+        self._machine, self._fault, self._record = machine, fault, record
+
+    def _recorded_parts(self) -> None:
+        if self._record is not None:
+            recorded_sum, self._fault = self._machine, self._record(self._fault)
+            self._machine = recorded_sum - self._fault
+            self._record = None
+
+    @property
+    def machine(self) -> np.ndarray:
+        self._recorded_parts()
+        return self._machine
+
+    @property
+    def fault(self) -> np.ndarray:
+        self._recorded_parts()
+        return self._fault
 
 
 class Machine(Protocol):

@@ -26,7 +26,8 @@ to the recorded clip. Parameters are declared once in :data:`RECORDING_PARAMETER
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import functools
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -34,9 +35,13 @@ from generators.parameters import Fixed, Parameter, sample_all
 
 #: Quality factor of the microphone's high shelf (Butterworth-like, no overshoot).
 SHELF_Q = 0.707
+#: Seconds of impulse response from which the noise chain's amplitude response is read.
+RESPONSE_SECONDS = 0.5
 #: Slope of the microphone's low-frequency roll-off, dB/octave (a second-order high-pass).
 HIGHPASS_ROLLOFF_DB_PER_OCTAVE = 12
 
+#: Parameters of the background noise's chain (the microphone and the gain: the room is on the machine's path).
+NOISE_CHAIN_PARAMETERS = ("mic_highpass_hz", "mic_shelf_hz", "mic_shelf_gain_db", "gain_db")
 #: The recording chain's parameters: one installation per machine id (build level).
 RECORDING_PARAMETERS: tuple[Parameter, ...] = (
     Parameter("room_peak_hz", "centre of the room-mode / mounting resonance on the machine's path", "Hz",
@@ -135,6 +140,52 @@ def apply_recording(x: np.ndarray, *, sample_rate: int, values: Mapping[str, Any
     for transform in chain(values, source=source):
         y = transform(y, sample_rate=int(sample_rate))
     return y.astype(np.float64)
+
+
+def noise_response(values: Mapping[str, Any], *, sample_rate: int) -> Callable[[int], np.ndarray]:
+    """Amplitude response of the background noise's chain (microphone and gain), for :func:`colored_noise`.
+
+    The background noise is drawn as a spectrum (:func:`generators.noise.colored_noise`), so its
+    chain is applied there: the response is read from the impulse response of the same
+    audiomentations transforms (:func:`chain` with ``source=False``) over half a second, many times
+    the longest time constant of the chain (the 10 Hz high-pass: about 22 ms), and interpolated
+    to the noise's bins. One installation serves many clips: the last responses are kept.
+
+    Parameters
+    ----------
+    values : mapping
+        Recording parameters (see :func:`chain`).
+    sample_rate : int
+        Hz.
+
+    Returns
+    -------
+    callable
+        Transform length ``size`` -> amplitude at each of its ``size // 2 + 1`` real-FFT bins
+        (ndarray, float32, read-only).
+    """
+    key = tuple(float(values[name]) for name in NOISE_CHAIN_PARAMETERS)
+    return functools.partial(_noise_bins, key, int(sample_rate))
+
+
+@functools.lru_cache(maxsize=8)
+def _noise_bins(key: tuple[float, ...], sample_rate: int, size: int) -> np.ndarray:
+    """Amplitudes of the noise chain with parameters ``key`` at the real-FFT bins of length ``size``."""
+    grid, magnitude = _noise_magnitude(key, sample_rate)
+    bins = np.interp(np.fft.rfftfreq(size), grid, magnitude).astype(np.float32)
+    bins.flags.writeable = False
+    return bins
+
+
+@functools.lru_cache(maxsize=32)
+def _noise_magnitude(key: tuple[float, ...], sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies (cycles per sample) and amplitudes of the noise chain with parameters ``key``."""
+    length = 1 << int(np.ceil(np.log2(max(RESPONSE_SECONDS * sample_rate, 64))))
+    impulse = np.zeros(length, dtype=np.float32)
+    impulse[1] = 1.0  # audiomentations starts its filters in the steady state of the first sample: here at rest
+    values = dict(zip(NOISE_CHAIN_PARAMETERS, key))
+    response = apply_recording(impulse, sample_rate=sample_rate, values=values, source=False)
+    return np.fft.rfftfreq(length), np.abs(np.fft.rfft(response))
 
 
 def record(clean: np.ndarray, *, sample_rate: int, params: dict, rng: np.random.Generator,

@@ -11,7 +11,7 @@ from errors import FaultsynthError
 from generators.base import Machine, Rendered, check_fault, check_severity
 from generators.noise import NOISE_COLORS, colored_noise, scale_to_snr
 from generators.parameters import Fixed, Parameter, check_fixed as check_declared, sample_all
-from generators.recording import RECORDING_PARAMETERS, apply_recording, record
+from generators.recording import RECORDING_PARAMETERS, apply_recording, noise_response, record
 from generators.sensors import SENSORS
 from provenance import jsonable
 
@@ -130,21 +130,25 @@ def render_clip(machine_name: str, *, fault: str, severity: float, duration_s: f
     params.update(sample_rate=int(sample_rate), duration_s=float(duration_s))
     parts = machine.render(params, duration_s=duration_s, sample_rate=int(sample_rate),
                            rng=np.random.default_rng(render_seq))
-    noise = colored_noise(np.random.default_rng(noise_seq), parts.machine.size, params["noise_color"])
+    record_fault = None
     if machine.kind == "audio":
-        machine_part = record(parts.machine, sample_rate=int(sample_rate), params=params,
+        # the chain runs once on machine plus fault; the noise's chain is applied to its spectrum
+        machine_part = record(parts.machine + parts.fault, sample_rate=int(sample_rate), params=params,
                               rng=np.random.default_rng(recording_seq), fixed=fixed)
-        fault_part = apply_recording(parts.fault, sample_rate=int(sample_rate), values=params, source=True)
-        noise = apply_recording(noise, sample_rate=int(sample_rate), values=params, source=False)
+        fault_part = parts.fault
+        record_fault = functools.partial(apply_recording, sample_rate=int(sample_rate), values=params, source=True)
+        noise = colored_noise(np.random.default_rng(noise_seq), machine_part.size, params["noise_color"],
+                              response=noise_response(params, sample_rate=int(sample_rate)))
+        clean = machine_part
     else:
         machine_part, fault_part = parts.machine, parts.fault
-    clean = machine_part + fault_part
+        noise = colored_noise(np.random.default_rng(noise_seq), machine_part.size, params["noise_color"])
+        clean = machine_part + fault_part
     noise = scale_to_snr(clean, noise, params["snr_db"])
-    clean += noise  # the sensor input; ``clean`` is not needed any more
-    signal = apply_sensor(params["sensor"], clean, sample_rate=int(sample_rate),
+    signal = apply_sensor(params["sensor"], clean + noise, sample_rate=int(sample_rate),
                           rng=np.random.default_rng(sensor_seq), params=params)
     return Rendered(signal=signal, machine=machine_part, fault=fault_part, noise=noise,
-                    params=jsonable(params), events=list(parts.events))
+                    params=jsonable(params), events=list(parts.events), record=record_fault)
 
 
 def fault_table_markdown() -> str:

@@ -15,6 +15,8 @@ import numpy as np
 import scipy.fft
 from scipy.signal import lfilter, oaconvolve
 
+from generators.noise import white_spectrum  # noqa: F401 - the machines' noise spectra, drawn as the background's
+
 
 #: Hold length (samples) of the interpolation grid of :func:`smooth`.
 _HOLD = 8
@@ -171,27 +173,6 @@ def smooth(knots: np.ndarray, n_samples: int, *, scale: float = 1.0, offset: flo
     grid *= scale
     grid += offset
     return np.repeat(grid.astype(np.float32), _HOLD)[:n_samples]
-
-
-def white_spectrum(rng: np.random.Generator, n_samples: int) -> np.ndarray:
-    """Spectrum of white Gaussian noise (complex64, shape (n_samples//2 + 1,)) to shape with :func:`shape`.
-
-    Each bin is a circular complex Gaussian with unit-variance real and imaginary parts, drawn in
-    polar form (faster than two normal draws): squared modulus exponential with mean 2, phase uniform.
-    """
-    m = n_samples // 2 + 1
-    radius = rng.standard_exponential(m, dtype=np.float32)
-    radius *= np.float32(2.0)
-    np.sqrt(radius, out=radius)
-    angle = rng.random(m, dtype=np.float32)
-    angle *= np.float32(2 * np.pi)
-    out = np.empty(m, dtype=np.complex64)
-    real, imag = out.real, out.imag  # float32 views of out
-    np.cos(angle, out=real)
-    real *= radius
-    np.sin(angle, out=imag)
-    imag *= radius
-    return out
 
 
 def rfft_frequencies(n_samples: int, sample_rate: int) -> np.ndarray:

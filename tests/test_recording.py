@@ -48,7 +48,7 @@ def test_render_clip_labels_parts_and_snr_after_the_chain():
     clip = render_clip("valve", fault="contamination", severity=1.0, duration_s=2.0, sample_rate=SR, seed=4)
     for p in RECORDING_PARAMETERS:
         assert p.low <= clip.params[p.name] <= p.high, p.name
-    assert np.array_equal(clip.signal, clip.machine + clip.fault + clip.noise)  # ideal sensor
+    np.testing.assert_allclose(clip.signal, clip.machine + clip.fault + clip.noise, rtol=0, atol=1e-12)  # ideal
     snr = 20 * np.log10(np.std(clip.machine + clip.fault) / np.std(clip.noise))
     assert snr == pytest.approx(clip.params["snr_db"], abs=0.05)
     # the recorded machine part is the generator's part through the chain with the labelled values
@@ -59,8 +59,36 @@ def test_render_clip_labels_parts_and_snr_after_the_chain():
     params = sample_clip_params(machine, np.random.default_rng(seq[0]), fault="contamination", severity=1.0,
                                 fixed={}, sample_rate=SR)
     parts = machine.render(params, duration_s=2.0, sample_rate=SR, rng=np.random.default_rng(seq[1]))
-    assert np.array_equal(clip.machine, apply_recording(parts.machine, sample_rate=SR, values=clip.params,
-                                                       source=True))
+    recorded_sum = apply_recording(parts.machine + parts.fault, sample_rate=SR, values=clip.params, source=True)
+    np.testing.assert_allclose(clip.machine + clip.fault, recorded_sum, rtol=0, atol=1e-12)
+    # the chain computes in float32: each part recorded on its own adds up to the sum to float32 rounding
+    recorded_machine = apply_recording(parts.machine, sample_rate=SR, values=clip.params, source=True)
+    np.testing.assert_allclose(clip.machine, recorded_machine, rtol=0, atol=1e-6 * np.max(np.abs(recorded_sum)))
+    assert np.max(np.abs(clip.fault)) > 1e-3 * np.max(np.abs(recorded_sum))  # the fault part is really there
+
+
+@pytest.mark.parametrize("color", ["white", "pink", "brown"])
+def test_background_noise_has_the_chains_spectrum(color):
+    """The background's chain, applied to its spectrum, equals the audiomentations chain applied in time."""
+    from scipy.signal import welch
+
+    from generators.noise import colored_noise
+    from generators.recording import noise_response
+
+    values = {**FLAT, "mic_highpass_hz": 40.0, "mic_shelf_gain_db": -6.0, "room_peak_gain_db": 6.0, "gain_db": -3.0}
+    spectral = colored_noise(np.random.default_rng(1), 8 * SR, color, response=noise_response(values, sample_rate=SR))
+    white = colored_noise(np.random.default_rng(1), 8 * SR, color, response=lambda size: np.ones(size // 2 + 1, np.float32))
+    in_time = apply_recording(white, sample_rate=SR, values=values, source=False)
+    f, p_spectral = welch(spectral / np.std(spectral), SR, nperseg=4096)
+    _, p_time = welch(in_time / np.std(in_time), SR, nperseg=4096)
+    band = (f >= 10) & (f <= 7900)
+    assert np.max(np.abs(10 * np.log10(p_spectral[band] / p_time[band]))) < 0.3
+    # and that response is the chain's: -3 dB at the high-pass corner re 500 Hz, the shelf 6 dB down, no room peak
+    gain_db = lambda hz: 20 * np.log10(noise_response(values, sample_rate=SR)(SR)[int(hz)])  # 1-Hz bins
+    assert gain_db(500.0) == pytest.approx(-3.0, abs=0.1)
+    assert gain_db(40.0) - gain_db(500.0) == pytest.approx(-3.0, abs=0.3)
+    assert gain_db(7500.0) - gain_db(500.0) == pytest.approx(-6.0, abs=0.5)
+    assert abs(gain_db(1000.0) - gain_db(500.0)) < 0.2
 
 
 def test_recording_parameters_can_be_fixed_and_typos_are_refused():
