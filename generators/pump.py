@@ -22,9 +22,10 @@ import numpy as np
 
 from generators.base import Event, FaultSpec
 from generators.parameters import FaultParameter, Parameter
-from generators.sound_dsp import (bandpass, cycles, damped_modes, db, decay_envelope, harmonic_count, harmonics,
-                                  highpass, impacts, impulse_train, modulate, nested_poisson, resonance_boost,
-                                  rfft_frequencies, shape, sine, slow_knots, smooth, tilt, white_spectrum)
+from generators.sound_dsp import (bandpass, cycle_fraction, cycles, damped_modes, db, decay_envelope,
+                                  harmonic_count, harmonics, highpass, impacts, impulse_train, modulate,
+                                  nested_poisson, resonance_boost, rfft_frequencies, shape, sine, slow_knots, smooth,
+                                  tilt, white_spectrum)
 from generators.sound_machine import AudioMachine, level_rms_parameter
 
 MAX_HARMONICS = 8
@@ -163,10 +164,11 @@ class Pump(AudioMachine):
         shaft_cyc = draws["run_s"] * shaft_hz
         k = harmonic_count(p["vanes"] * p["rpm"] / 60 * speed * 1.02, sr, MAX_HARMONICS)
         amps = np.array([db(-p["harmonic_decay_db"] * i) for i in range(k)])
-        vane = harmonics(shaft_cyc, amps, phases[:k], orders=[p["vanes"] * (i + 1) for i in range(k)])
+        shaft_fraction = cycle_fraction(shaft_cyc)  # once for both tone sets
+        vane = harmonics(shaft_fraction, amps, phases[:k], orders=[p["vanes"] * (i + 1) for i in range(k)])
         vane *= np.float32(db(p["vane_pass_level_db"] + g("vane_pass_gain_db")) / np.sqrt(np.sum(amps**2) / 2))
         out += vane
-        shaft = harmonics(shaft_cyc, [1.0, 0.5], phases[k:k + 2], out=vane)
+        shaft = harmonics(shaft_fraction, [1.0, 0.5], phases[k:k + 2], out=vane)
         shaft *= np.float32(db(p["shaft_tone_level_db"]) * np.sqrt(2 / 1.25))
         out += shaft
         out += hum

@@ -71,8 +71,10 @@ def harmonics(cyc: np.ndarray, amplitudes: Sequence[float], phases_rad: Sequence
 
     Parameters
     ----------
-    cyc : ndarray, shape (n,), float64
-        Cycles of the fundamental (from :func:`cycles`).
+    cyc : ndarray, shape (n,), float64 or float32
+        Cycles of the fundamental (float64, from :func:`cycles`), or their fractional part
+        (float32, from :func:`cycle_fraction`: computed once when one rotation drives several
+        tone sets).
     amplitudes, phases_rad : sequence of float, length K
         Per-harmonic amplitude and phase (rad).
     orders : sequence of int, length K, optional
@@ -93,7 +95,7 @@ def harmonics(cyc: np.ndarray, amplitudes: Sequence[float], phases_rad: Sequence
             return np.zeros(cyc.size, dtype=np.float32)
         out.fill(0.0)
         return out
-    phase = cycle_fraction(cyc)
+    phase = cycle_fraction(cyc) if cyc.dtype == np.float64 else cyc.astype(np.float32)  # a copy: overwritten
     phase *= np.float32(2 * np.pi)
     if out is None:
         out = phase if len(kept) == 1 else np.empty(cyc.size, dtype=np.float32)

@@ -145,11 +145,12 @@ class ToyCar(AudioMachine):
         axle_cyc = parts["axle_cyc"]
         if fault == "bent_shaft":
             # runout modulates mesh and rolling noise; and a wobble thump once per axle revolution
+            axle = cycle_fraction(axle_cyc)
             part = parts["rolling"] + parts["mesh"]
-            part *= sine(axle_cyc, phases[12])
+            part *= sine(axle, phases[12])
             part *= np.float32(p["runout_am_depth"])
-            wobble = sine(axle_cyc, phases[13])
-            wobble *= np.square(harmonics(axle_cyc, [1.0], [0.0], orders=[2]))
+            wobble = sine(axle, phases[13])
+            wobble *= np.square(harmonics(axle, [1.0], [0.0], orders=[2]))
             wobble *= np.float32(p["wobble_ratio"] * np.sqrt(2))
             part += wobble
             part *= loudness
@@ -183,6 +184,7 @@ class ToyCar(AudioMachine):
 
         motor_cyc = noises["run_s"] * (p["motor_rpm"] / 60 * speed_change)
         axle_cyc = motor_cyc * (p["pinion_teeth"] / p["gear_teeth"])
+        motor_cyc = cycle_fraction(motor_cyc)  # only its tones are needed: the fraction once for all of them
 
         rolling = modulate(noises["rolling"] * np.float32(db(g("rolling_gain_db")) * broadband_gain),
                            sine(axle_cyc, phases[0]), 0.2)
