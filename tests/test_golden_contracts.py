@@ -20,11 +20,12 @@ def test_per_clip_seed_is_the_seed_sequence_of_the_clip_index():
 
 
 #: sha256 of every file of a tiny dataset (fan, seed 11, one normal clip per split and one unbalance clip).
-#: Changed on purpose when sound clips got the recording chain (generators/recording.py).
+#: Changed on purpose when sound clips got the recording chain (generators/recording.py), and when the fan's
+#: level got the unsteady-inflow fluctuation (new build parameter inflow_rate_hz).
 GOLDEN_DIGESTS = {
-    "fan/test/anomaly_id_00_00000000.wav": "1646851569f36fee0351d22c6b634bd78f1aa448677d22ac1b4a7ef6039242ce",
-    "fan/test/normal_id_00_00000000.wav": "235627e081562bdf9f09587c590ec5bee70aedf278acd2b7b197ac1e0043d0c0",
-    "fan/train/normal_id_00_00000000.wav": "e631e01c55617ee22b0ac674a0c3a8cb79a37669baaf78fbdb3e4c41962ac4d1",
+    "fan/test/anomaly_id_00_00000000.wav": "2457db341dc5e22d1a7ff7e6f87dca170084ec037a03a5061b9f3e203e63fc11",
+    "fan/test/normal_id_00_00000000.wav": "ade4f972f4ae11cfdf93d3cee3e56a64495d415942fc766d473364a541cb1bb0",
+    "fan/train/normal_id_00_00000000.wav": "b45d24675db7d674c8fcb7d07a914d9500c2df842052f34177af76ae20ef511e",
 }
 
 
