@@ -30,7 +30,8 @@ inject
 
 mix
     A real background recording segment (picked by the clip's seed) is added
-    to each synthetic clip, scaled so that
+    to each synthetic clip by ``audiomentations.AddBackgroundNoise``, its
+    parameters (noise, SNR) set from the clip's draws and frozen, scaled so that
     10 log10(P(clip) / P(noise)) equals each requested SNR; one output clip per
     (input clip, SNR). ``snr_db`` in params becomes the mixing SNR (the
     generator's own is kept as ``synthetic_snr_db``).
@@ -76,6 +77,8 @@ from generators.noise import rms
 from provenance import jsonable, version
 
 FAULT_SCALES = ("machine", "absolute")
+#: Noise segments quieter than this RMS are refused by ``mix`` (AddBackgroundNoise would skip them).
+SILENT_RMS = 1e-9
 
 
 # ---- shared pieces ------------------------------------------------------------------------------
@@ -472,38 +475,74 @@ class _MixJob:
     noise_channel: Channel = 0
 
 
+def _background(segment: np.ndarray, *, snr_db: float, sample_rate: int, folder: str):
+    """``audiomentations.AddBackgroundNoise`` that adds ``segment`` at ``snr_db``, parameters set and frozen.
+
+    AddBackgroundNoise reads its noise from an audio file through librosa (every channel averaged,
+    resampled with soxr), which cannot honour the project's channel choice (a MIMII microphone, a CWRU
+    ``DE`` variable in a .mat file) nor its resampling; and librosa truncates ``offset * rate`` to whole
+    samples, so a start given in seconds can land one sample early. The segment is therefore decoded by
+    :mod:`datasets.audio` (validated, channel chosen, resampled as everywhere in the project), written
+    as a float32 WAV holding exactly the segment (bit-exact round trip) in ``folder``, and the transform
+    reads that whole file (``offset`` 0, ``duration`` None). Its SNR is the project's:
+    ``20 log10(rms(clip) / rms(scaled noise))``.
+    """
+    import soundfile as sf
+    from audiomentations import AddBackgroundNoise
+
+    path = Path(folder) / "segment.wav"
+    sf.write(path, np.asarray(segment, dtype=np.float32), int(sample_rate), subtype="FLOAT")
+    transform = AddBackgroundNoise(sounds_path=path, min_snr_db=snr_db, max_snr_db=snr_db, p=1.0)
+    transform.parameters = {"should_apply": True, "snr_db": float(snr_db), "noise_file_path": str(path),
+                            "offset": 0.0, "duration": None}
+    transform.freeze_parameters()
+    return transform
+
+
 def _mix_one(item: tuple[str, _MixJob]) -> tuple[dict, list]:
-    from generators.noise import measured_snr_db, scale_to_snr
+    """One mixed clip: the noise recording and its start drawn from the clip's seed, added at ``snr_db``.
+
+    The clip's own draws pick the noise recording and the segment's start; the addition is done by
+    ``audiomentations.AddBackgroundNoise`` with those choices and the SNR set explicitly
+    (:func:`_background`), so its global random state is never used. ``measured_snr_db`` and
+    ``noise_gain`` are measured on what is written (``mixed - clip``), in float64.
+    """
+    import tempfile
+
+    from generators.noise import measured_snr_db
 
     root, job = item
     clip = job.clip
-    x = _samples(clip, 0, None).astype(np.float64)
+    x = _samples(clip, 0, None)
+    rate = clip.sample_rate
+    if rms(x) == 0:
+        raise FaultsynthError(f"{clip.file}: silent clip: expected sound to mix noise into at an SNR")
     rng = np.random.default_rng(job.seed)
     usable = [s for s in job.noise if s.n_samples >= x.size]
     if not usable:
-        longest = max(s.n_samples for s in job.noise) / clip.sample_rate
-        raise FaultsynthError(f"{clip.path}: lasts {x.size / clip.sample_rate:.3f} s but the longest noise "
+        longest = max(s.n_samples for s in job.noise) / rate
+        raise FaultsynthError(f"{clip.path}: lasts {x.size / rate:.3f} s but the longest noise "
                               f"recording lasts {longest:.3f} s: expected noise at least as long as the clips")
     source = usable[int(rng.integers(len(usable)))]
     start = int(rng.integers(source.n_samples - x.size + 1))
-    segment = _samples(source.record, job.noise_channel, clip.sample_rate)[start: start + x.size].astype(np.float64)
-    if rms(segment) == 0:
-        raise FaultsynthError(f"{source.record.file}: silent at {start / clip.sample_rate:.3f} s: "
+    segment = _samples(source.record, job.noise_channel, rate)[start: start + x.size]
+    if rms(segment) < SILENT_RMS:
+        raise FaultsynthError(f"{source.record.file}: silent at {start / rate:.3f} s (RMS below {SILENT_RMS:g}): "
                               "expected a noise recording with sound in every segment")
-    noise = scale_to_snr(x, segment, job.snr_db)
-    mixed = x + noise
+    with tempfile.TemporaryDirectory(prefix="faultsynth-mix-") as folder:
+        mixed = _background(segment, snr_db=job.snr_db, sample_rate=rate, folder=folder)(x, sample_rate=rate)
+    noise = mixed.astype(np.float64) - x.astype(np.float64)
     params = dict(clip.params)
     if "snr_db" in params:
         params["synthetic_snr_db"] = params["snr_db"]
     params.update(snr_db=job.snr_db, measured_snr_db=measured_snr_db(x, noise),
                   noise_path=str(source.record.file), noise_clip=source.record.path,
-                  noise_segment_start_s=start / clip.sample_rate,
-                  noise_segment_end_s=(start + x.size) / clip.sample_rate,
+                  noise_segment_start_s=start / rate, noise_segment_end_s=(start + x.size) / rate,
                   noise_gain=rms(noise) / rms(segment), synthetic_clip=clip.path,
                   synthetic_root=clip.root, synthetic_seed=clip.seed)
-    digest = write_clip(root, job.path, mixed, clip.sample_rate)
+    digest = write_clip(root, job.path, mixed, rate)
     record = clip.replace(path=job.path, source="mixed", seed=job.seed, channels=1,
-                          duration_s=x.size / clip.sample_rate, params=jsonable(params), sha256=digest, root="")
+                          duration_s=x.size / rate, params=jsonable(params), sha256=digest, root="")
     return record.manifest_row(), []
 
 

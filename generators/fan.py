@@ -1,9 +1,19 @@
 """Industrial fan sound (MIMII / DCASE ``fan``).
 
-Normal sound: blade-pass tone ``f_bp = blades * rpm / 60`` and its harmonics, slowly
-fluctuating in level, over broadband turbulence (flow noise flat up to a corner frequency
-then falling, with a housing resonance) whose level fluctuates slowly; shaft speed drifts
-by a fraction of a percent. Flow-noise level follows the fan law (sound power ~ speed**5).
+Normal sound: blade-pass tone ``f_bp = blades * rpm / 60`` and its harmonics over broadband
+turbulence (flow noise flat up to a corner frequency then falling, with a housing resonance);
+shaft speed drifts by a fraction of a percent. Flow-noise level follows the fan law (sound power
+~ speed**5).
+
+Unsteady inflow: the air a fan draws in is itself turbulent (room draughts, duct bends, the
+wakes of struts and guards). Each large eddy passing through the rotor changes the blade loading
+for a moment, so the level of the flow noise and, more strongly, of the blade-pass tone (the tone
+is the blades' response to a non-uniform inflow) fluctuates randomly, with a flat spectrum of
+modulation rates up to ``inflow_rate_hz`` (inflow speed over eddy size: a few m/s over 0.2-1 m)
+and little above. ``turbulence_fluctuation`` and ``tone_fluctuation`` are the relative standard
+deviations of the two levels; all three belong to the installation (build level). Real MIMII /
+DCASE 2023 fans fluctuate this way at 1-16 Hz, most in the low mel bands where the tones are
+(``bench/sound_realism.py``).
 
 Faults (severity s in [0, 1]; s = 0 renders the normal fan):
 
@@ -43,8 +53,12 @@ class Fan(AudioMachine):
         Parameter('housing_resonance_hz', 'housing / duct resonance', 'Hz', low=500.0, high=4000.0, log=True),
         Parameter('housing_resonance_q', 'housing resonance quality factor', low=1.0, high=6.0),
         Parameter('housing_resonance_gain_db', 'housing resonance boost of the flow noise', 'dB', low=0.0, high=12.0),
-        Parameter('turbulence_fluctuation', 'relative slow fluctuation of the flow-noise level', low=0.01, high=0.06),
-        Parameter('tone_fluctuation', 'relative slow fluctuation of the blade-pass tone level', low=0.02, high=0.15),
+        Parameter('turbulence_fluctuation', 'relative fluctuation (std) of the flow-noise level from unsteady inflow',
+                  low=0.05, high=0.2),
+        Parameter('tone_fluctuation', 'relative fluctuation (std) of the blade-pass tone level from unsteady inflow',
+                  low=0.1, high=0.4),
+        Parameter('inflow_rate_hz', 'bandwidth of the inflow fluctuation: inflow speed over the size of its large '
+                  'eddies', 'Hz', low=4.0, high=16.0, log=True),
         Parameter('speed_jitter', 'relative slow drift of the shaft speed (std)', low=0.0005, high=0.005),
         Parameter('stall_ratio', 'rotating-stall cell speed as a fraction of shaft speed (clogging)', low=0.3, high=0.6),
         Parameter('voltage_sign', 'direction of a voltage change: -1 low, +1 high', options=(-1.0, 1.0), level="recording"),
@@ -73,8 +87,8 @@ class Fan(AudioMachine):
         fault = str(p.get("fault", "none"))
         # stochastic parts, drawn once in a fixed order (same realisation for normal and faulty)
         draws = {"drift": slow_knots(rng, n, sr, bandwidth_hz=0.5),
-                 "tone_fluct": slow_knots(rng, n, sr, bandwidth_hz=2.0),
-                 "turb_fluct": slow_knots(rng, n, sr, bandwidth_hz=1.0),
+                 "tone_fluct": slow_knots(rng, n, sr, bandwidth_hz=p["inflow_rate_hz"]),
+                 "turb_fluct": slow_knots(rng, n, sr, bandwidth_hz=p["inflow_rate_hz"]),
                  "stall_fluct": slow_knots(rng, n, sr, bandwidth_hz=1.0),
                  "spectrum": white_spectrum(rng, n),
                  "phases": rng.uniform(0, 2 * np.pi, MAX_HARMONICS + 2)}

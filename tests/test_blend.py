@@ -158,11 +158,60 @@ def test_mix_noise_reaches_requested_snr(tmp_path, shared_data):
         clean = originals[p["synthetic_clip"]]
         noise = mixed - clean
         measured = 10 * np.log10(np.mean(clean ** 2) / np.mean(noise ** 2))
-        assert abs(measured - p["snr_db"]) < 0.1 and p["synthetic_snr_db"] == 20.0
+        # AddBackgroundNoise computes its RMS in float32: the written SNR is the request within 1e-3 dB
+        assert abs(measured - p["snr_db"]) < 1e-3 and abs(p["measured_snr_db"] - p["snr_db"]) < 1e-3
+        assert p["synthetic_snr_db"] == 20.0
         real = load_audio(mimii[p["noise_clip"]], channel=0).astype(np.float64)
         start = round(p["noise_segment_start_s"] * 16000)
         np.testing.assert_allclose(noise, p["noise_gain"] * real[start:start + clean.size], atol=1e-6)
     assert sorted(r.params["snr_db"] for r in records) == [-6] * 3 + [0] * 3 + [6] * 3
+
+
+def test_background_transform_adds_the_segment_at_the_snr_without_global_random_state(tmp_path):
+    import random
+
+    from datasets.blend import _background
+
+    rng = np.random.default_rng(4)
+    clip = (0.2 * rng.standard_normal(8000)).astype(np.float32)
+    segment = (0.05 * rng.standard_normal(8000) + 0.01).astype(np.float32)
+    state = random.getstate()
+    transform = _background(segment, snr_db=-3.0, sample_rate=8000, folder=str(tmp_path))
+    first, second = transform(clip, sample_rate=8000), transform(clip, sample_rate=8000)
+    assert random.getstate() == state  # parameters frozen: audiomentations drew nothing
+    np.testing.assert_array_equal(first, second)
+    noise = first.astype(np.float64) - clip
+    gain = np.sqrt(np.mean(clip.astype(np.float64) ** 2) / np.mean(segment.astype(np.float64) ** 2)) * 10 ** (3 / 20)
+    np.testing.assert_allclose(noise, gain * segment, rtol=1e-4, atol=1e-6)  # the whole segment, in order
+
+
+def test_mix_noise_mean_channel_identical_for_any_workers(tmp_path, shared_data):
+    _synthetic_dataset(tmp_path / "syn")
+    for workers in (1, 2):
+        records = mix_noise(tmp_path / "syn", shared_data / "mimii", tmp_path / f"w{workers}", snrs_db=(0,), seed=5,
+                            noise_channel="mean", workers=workers)
+    files = [r.path for r in records]
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "w1", tmp_path / "w2", files, shallow=False)
+    assert len(match) == 3 and mismatch == [] and errors == []
+    mimii = {r.path: r for r in load_records(shared_data / "mimii")}
+    p = records[0].params
+    mean = load_audio(mimii[p["noise_clip"]], channel="mean").astype(np.float64)
+    start = round(p["noise_segment_start_s"] * 16000)
+    clean = {r.path: load_audio(r).astype(np.float64) for r in load_records(tmp_path / "syn")}[p["synthetic_clip"]]
+    noise = sf.read(records[0].file, dtype="float64")[0] - clean
+    np.testing.assert_allclose(noise, p["noise_gain"] * mean[start:start + clean.size], atol=1e-6)
+
+
+def test_mix_noise_silent_segment_writes_nothing(tmp_path):
+    _synthetic_dataset(tmp_path / "syn")
+    silent = tmp_path / "noise" / "room.wav"
+    silent.parent.mkdir()
+    samples = np.zeros(32000)
+    samples[-1] = 0.1  # one click at the end: the file is readable, its drawn segment is silent
+    sf.write(silent, samples, 16000)
+    with pytest.raises(FaultsynthError, match=r"silent at \d.*expected a noise recording with sound"):
+        mix_noise(tmp_path / "syn", silent, tmp_path / "out", snrs_db=(0,), seed=0)
+    assert not (tmp_path / "out").exists()
 
 
 def test_mix_noise_too_short_writes_nothing(tmp_path):

@@ -20,12 +20,13 @@ def test_per_clip_seed_is_the_seed_sequence_of_the_clip_index():
 
 
 #: sha256 of every file of a tiny dataset (fan, seed 11, one normal clip per split and one unbalance clip).
-#: Changed on purpose when sound clips got the recording chain (generators/recording.py), and again when the
-#: chain ran once on machine plus fault and the background's chain moved into its spectrum.
+#: Changed on purpose when sound clips got the recording chain (generators/recording.py), when the fan's
+#: level got the unsteady-inflow fluctuation (new build parameter inflow_rate_hz), and when the chain ran once
+#: on machine plus fault and the background's chain moved into its spectrum.
 GOLDEN_DIGESTS = {
-    "fan/test/anomaly_id_00_00000000.wav": "1862ebfd04f0b7406cec1a450b54898820c9140a75f15d31143f7fbbefbae8bd",
-    "fan/test/normal_id_00_00000000.wav": "1c6f614d7cf2e95eff9eabf892c83b19262332536cd3d866312739a461edf653",
-    "fan/train/normal_id_00_00000000.wav": "005ff495dd883f0cbccfa16e1a4010f2147b6613fdb1a98774b3288d7efb5b70",
+    "fan/test/anomaly_id_00_00000000.wav": "f73a77c57d405d55eb84698a6bed62cf416eef4b5b4ad8d0f27cbc947912a6eb",
+    "fan/test/normal_id_00_00000000.wav": "7feeb773ae58395459b6547f4b8df54b77b6c14f481bf065ed60282d216907c3",
+    "fan/train/normal_id_00_00000000.wav": "4f462b56b85a6a86d8a3b321f89a768c51faec8b78f14f527e9e685e91695241",
 }
 
 
