@@ -46,6 +46,11 @@ def test_synth_on_the_cluster_is_byte_identical_to_the_local_backend(tmp_path, c
     assert tree_digest(tmp_path / "ds") == reference
 
 
+def test_synth_to_a_file_url_on_the_cluster_is_byte_identical(tmp_path, cluster, reference):
+    records = synthesize(CONFIG, (tmp_path / "ds").as_uri(), progress=False, scheduler=cluster.scheduler_address)
+    assert tree_digest(tmp_path / "ds") == reference and len(records) == len(reference) - 2
+
+
 def test_inject_and_mix_on_the_cluster_are_byte_identical(tmp_path, cluster, shared_data):
     source = shared_data / "dcase2020" / "dev_data" / "unknown" / "train" / "normal_id_00_00000000.wav"
     config = InjectConfig(machine="fan", faults=("unbalance",), severities=(0.5, 1.0), count=2, duration_s=0.5,
