@@ -14,7 +14,8 @@ Backends
     A Dask ``LocalCluster`` of ``N`` single-threaded worker processes, started for the run.
 ``scheduler="tcp://HOST:PORT"``
     An existing Dask scheduler. Its workers must import faultsynth and see the
-    output folder at the same path (a shared file system).
+    output folder at the same path (a shared file system), or reach the same
+    fsspec URL (:mod:`datasets.url_folder`).
 
 Dask (``pip install faultsynth[dask]``) is imported only when a scheduler is given.
 The shards of a worker that dies are run again on the others by Dask (a

@@ -7,7 +7,8 @@ resumes where it stopped (finished clips are journalled; ``manifest.csv`` is
 written last, so its presence means the dataset is complete). The dataset's
 own files (config, journal, manifest, events) live in ``<root>/.faultsynth/``
 (:mod:`datasets.manifest`); a run that fails before its first clip is written
-removes what it created, so the corrected command starts cleanly.
+removes what it created, so the corrected command starts cleanly. The root may
+also be an fsspec URL, with the same files and guarantees (:mod:`datasets.url_folder`).
 """
 
 from __future__ import annotations

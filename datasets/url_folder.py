@@ -114,7 +114,7 @@ class UrlFolder:
         """Paths (relative to the root) of every file under it, hidden ones included."""
         if not self.fs.exists(self.root):
             return set()
-        prefix = self.fs._strip_protocol(self.root).rstrip("/") + "/"
+        prefix = self.root.rstrip("/") + "/"
         return {p[len(prefix):] for p in self.fs.find(self.root) if p.startswith(prefix)}
 
     def read_text(self, rel: str) -> str | None:
