@@ -102,7 +102,9 @@ def synth(
     duration: Optional[float] = typer.Option(None, help="Clip length in seconds (default 10)."),
     sample_rate: Optional[int] = typer.Option(None, help="Sample rate in Hz (default: the machine's)."),
     seed: Optional[int] = typer.Option(None, help="Root seed (default 0)."),
-    out: Optional[Path] = typer.Option(None, help="Output dataset folder."),
+    out: Optional[str] = typer.Option(None, help="Output dataset folder, or an fsspec URL such as "
+                                                 "file:///data/fan or s3://bucket/fan (its file-system package "
+                                                 "installed)."),
     workers: Optional[int] = typer.Option(None, help="Parallel processes (output is identical for any)."),
     scheduler: Optional[str] = typer.Option(None, help="Run on a Dask cluster: local:N (N worker processes) or "
                                                         "tcp://HOST:PORT (workers see --out at the same path). "
@@ -134,6 +136,7 @@ def synth(
                        sample_rate=pick(sample_rate, "sample_rate"), seed=pick(seed, "seed", 0),
                        workers=pick(workers, "workers", 1))
     from datasets.synth import SynthConfig, parse_severities, parse_value_or_range, synthesize
+    from datasets.url_folder import is_url
     from generators.registry import get_machine
 
     machine_name = pick(machine, "machine")
@@ -167,7 +170,7 @@ def synth(
                                sample_rate=pick(sample_rate, "sample_rate"), seed=pick(seed, "seed", 0),
                                machine_id=pick(machine_id, "machine_id", "id_00"), fixed=fixed,
                                ids=pick(ids, "ids", 1), per_clip=pick(per_clip, "per_clip", False))
-    records = synthesize(synth_config, Path(out_dir), workers=pick(workers, "workers", 1), progress=not quiet,
+    records = synthesize(synth_config, out_dir if is_url(out_dir) else Path(out_dir), workers=pick(workers, "workers", 1), progress=not quiet,
                          scheduler=pick(scheduler, "scheduler"))
     n_anomaly = sum(r.label == "anomaly" for r in records)
     typer.echo(f"wrote {len(records)} clips ({len(records) - n_anomaly} normal, {n_anomaly} anomaly) "
@@ -244,7 +247,7 @@ def inject(
                                        "(fault, severity)."),
     duration: float = typer.Option(10.0, help="Clip length in seconds."),
     seed: int = typer.Option(0, help="Root seed."),
-    out: Path = typer.Option(..., help="Output dataset folder (new or empty)."),
+    out: str = typer.Option(..., help="Output dataset folder (new or empty)."),
     rpm: Optional[str] = typer.Option(None, help="Known shaft speed in rpm (value or lo:hi)."),
     bearing: Optional[str] = typer.Option(None, help="Bearing preset, e.g. 6205."),
     param: Optional[list[str]] = typer.Option(None, help="Other known machine parameter NAME=VALUE (or lo:hi), "
@@ -298,7 +301,7 @@ def mix(
     synthetic: Optional[Path] = typer.Option(None, help="Mixed training set: synthetic dataset."),
     real_fraction: Optional[float] = typer.Option(None, help="Mixed training set: fraction of real clips (0..1)."),
     count: int = typer.Option(100, help="Mixed training set: number of clips."),
-    out: Path = typer.Option(..., help="Output dataset folder (new or empty)."),
+    out: str = typer.Option(..., help="Output dataset folder (new or empty)."),
     seed: int = typer.Option(0, help="Root seed."),
     layout: str = typer.Option("auto", help="Layout of --noise or --real (auto detects)."),
     channel: str = typer.Option("0", help="Channel of multi-channel noise/real recordings: index or 'mean'."),

@@ -14,7 +14,8 @@ Backends
     A Dask ``LocalCluster`` of ``N`` single-threaded worker processes, started for the run.
 ``scheduler="tcp://HOST:PORT"``
     An existing Dask scheduler. Its workers must import faultsynth and see the
-    output folder at the same path (a shared file system).
+    output folder at the same path (a shared file system), or reach the same
+    fsspec URL (:mod:`datasets.url_folder`).
 
 Dask (``pip install faultsynth[dask]``) is imported only when a scheduler is given.
 The shards of a worker that dies are run again on the others by Dask (a
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import uuid
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterator, Sequence
 
@@ -141,11 +143,12 @@ def _dask_map(client, function: Callable, jobs: list) -> Iterator:
     size = shard_size(len(jobs), n_workers)
     shards = [jobs[i: i + size] for i in range(0, len(jobs), size)]
     window = SHARDS_IN_FLIGHT * n_workers
+    name = getattr(function, "func", function).__name__  # task names say what runs (partials by their function)
     futures = []
     try:
         for shard in shards:
             # pure=False: a rerun of the same shard (resume) is a new task, not a cached result
-            futures.append(client.submit(_run_shard, function, shard, pure=False))
+            futures.append(client.submit(_run_shard, function, shard, pure=False, key=f"{name}-{uuid.uuid4().hex}"))
             if len(futures) >= window:
                 yield from futures.pop(0).result()
         while futures:

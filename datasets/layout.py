@@ -3,16 +3,19 @@
 Clips live at ``<machine>/<split>/<label>_<machine_id>_<8 digits>.wav`` (the
 DCASE 2020 Task 2 layout, DESIGN.md), numbered from 0 within each
 (machine, split, label, machine id). Clips are written atomically
-(:func:`datasets.wav.write_wav`: a temporary file renamed into place), so a
-kill never leaves a half-written clip under its final name.
+(:func:`datasets.wav.write_wav`: a temporary file renamed into place; under an
+fsspec URL root the same through :mod:`datasets.url_folder`), so a kill never
+leaves a half-written clip under its final name.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 
+from datasets.url_folder import is_url
 from datasets.wav import write_wav
 from errors import FaultsynthError
 
@@ -43,7 +46,7 @@ def write_clip(root: str | Path, rel_path: str, signal: np.ndarray, rate: int, *
     Parameters
     ----------
     root : str or Path
-        Dataset root (or its staging folder).
+        Dataset root (or its staging folder): a local path or an fsspec URL string.
     rel_path : str
         Clip path relative to ``root`` (:func:`clip_path`).
     signal : ndarray, shape (n_samples,)
@@ -57,4 +60,16 @@ def write_clip(root: str | Path, rel_path: str, signal: np.ndarray, rate: int, *
     """
     if not np.all(np.isfinite(signal)):
         raise FaultsynthError(f"{rel_path}: non-finite samples after {origin} (a bug: please report)")
+    if is_url(root):
+        return _write_url_clip(root, rel_path, signal, rate, subtype)
     return write_wav(Path(root) / rel_path, signal, rate, subtype=subtype)
+
+
+def _write_url_clip(url: str, rel_path: str, signal: np.ndarray, rate: int, subtype: str) -> str:
+    """:func:`write_clip` under a URL root: the WAV bytes uploaded whole; their sha256."""
+    from datasets.url_folder import url_folder
+    from datasets.wav import wav_bytes
+
+    data = wav_bytes(signal, rate, subtype=subtype)
+    url_folder(url).write_bytes(rel_path, data)
+    return hashlib.sha256(data).hexdigest()

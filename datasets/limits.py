@@ -84,14 +84,14 @@ def free_disk_bytes(path: str | Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def check_dataset_size(out: str | Path, *, n_clips: int, samples_per_clip: int, bytes_per_sample: int,
+def check_dataset_size(out: str | Path | None, *, n_clips: int, samples_per_clip: int, bytes_per_sample: int,
                        workers: int = 1) -> None:
     """Refuse a dataset that cannot fit in memory (one clip per worker) or on the disk under ``out``.
 
     Parameters
     ----------
-    out : path
-        Output folder (need not exist).
+    out : path or None
+        Output folder (need not exist); None: not on a local disk (no disk check).
     n_clips : int
         Clips to write.
     samples_per_clip : int
@@ -107,6 +107,8 @@ def check_dataset_size(out: str | Path, *, n_clips: int, samples_per_clip: int, 
         raise FaultsynthError(f"one clip of {samples_per_clip} samples needs about {_size(need_memory)} of memory "
                               f"with {workers} worker(s), but {_size(have_memory)} is available: expected a "
                               "shorter --duration, a lower --sample-rate or fewer --workers")
+    if out is None:
+        return
     need_disk = n_clips * (samples_per_clip * bytes_per_sample + 44) + DISK_MARGIN_BYTES
     have_disk = free_disk_bytes(out)
     if need_disk > have_disk:

@@ -44,15 +44,20 @@ def is_faultsynth_dataset(root: str | Path) -> bool:
     return Path(root).is_dir() and find_meta_file(root, MANIFEST_NAME) is not None
 
 
-def write_manifest(root: str | Path, records: Iterable[ClipRecord]) -> Path:
-    """Write ``<root>/.faultsynth/manifest.csv`` atomically, one row per record, sorted by path."""
+def manifest_text(records: Iterable[ClipRecord]) -> str:
+    """The text of manifest.csv: a header, then one row per record, sorted by path."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for record in sorted(records, key=lambda r: r.path):
         writer.writerow(record.manifest_row())
+    return buffer.getvalue()
+
+
+def write_manifest(root: str | Path, records: Iterable[ClipRecord]) -> Path:
+    """Write ``<root>/.faultsynth/manifest.csv`` atomically (:func:`manifest_text`)."""
     path = meta_file(root, MANIFEST_NAME)
-    write_text_atomic(path, buffer.getvalue())
+    write_text_atomic(path, manifest_text(records))
     return path
 
 
@@ -68,13 +73,18 @@ def read_manifest(root: str | Path) -> list[ClipRecord]:
         return [ClipRecord.from_manifest_row(row, root=root) for row in reader]
 
 
-def write_events(root: str | Path, events: Iterable[tuple[str, float, float, str]]) -> Path:
-    """Write ``<root>/.faultsynth/events.csv`` atomically: rows of (path, onset_s, offset_s, fault)."""
+def events_text(events: Iterable[tuple[str, float, float, str]]) -> str:
+    """The text of events.csv: a header, then rows of (path, onset_s, offset_s, fault), sorted."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(EVENT_COLUMNS)
     for path, onset, offset, fault in sorted(events):
         writer.writerow([path, repr(float(onset)), repr(float(offset)), fault])
+    return buffer.getvalue()
+
+
+def write_events(root: str | Path, events: Iterable[tuple[str, float, float, str]]) -> Path:
+    """Write ``<root>/.faultsynth/events.csv`` atomically (:func:`events_text`)."""
     out = meta_file(root, EVENTS_NAME)
-    write_text_atomic(out, buffer.getvalue())
+    write_text_atomic(out, events_text(events))
     return out

@@ -7,7 +7,8 @@ resumes where it stopped (finished clips are journalled; ``manifest.csv`` is
 written last, so its presence means the dataset is complete). The dataset's
 own files (config, journal, manifest, events) live in ``<root>/.faultsynth/``
 (:mod:`datasets.manifest`); a run that fails before its first clip is written
-removes what it created, so the corrected command starts cleanly.
+removes what it created, so the corrected command starts cleanly. The root may
+also be an fsspec URL, with the same files and guarantees (:mod:`datasets.url_folder`).
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from datasets import limits
 from datasets.atomic import PART_SUFFIX, remove_partial_files, write_text_atomic
 from datasets.executor import executor, processes_here
 from datasets.layout import ClipNumbers, write_clip
-from datasets.manifest import (DATASET_JSON, META_DIR, find_meta_file, meta_file, write_events,
-                               write_manifest)
+from datasets.manifest import (DATASET_JSON, EVENTS_NAME, MANIFEST_NAME, META_DIR, events_text, find_meta_file,
+                               manifest_text, meta_file, write_events, write_manifest)
 from datasets.plan import DatasetPlan
 from datasets.output_folder import check_output_path, folder_lock
 from datasets.records import ClipRecord
+from datasets.url_folder import JournalChunks, UrlFolder, is_url, protocol
 from errors import FaultsynthError
 from generators.base import check_fault, check_severity
 from generators.identity import clip_fixed, machine_build
@@ -38,6 +40,8 @@ from generators.registry import get_machine, render_clip, sample_clip_params
 from provenance import jsonable, version
 
 JOURNAL = "synth-journal.jsonl"
+#: The journal under a URL root: a folder of whole files (object stores cannot append).
+JOURNAL_CHUNKS = "synth-journal"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -232,14 +236,18 @@ def preflight(config: SynthConfig) -> None:
 
 def _read_journal(path: Path) -> dict[int, dict]:
     """Finished clips from the journal; a torn last line (killed mid-write) is ignored."""
+    return _parse_journal(path.read_text(encoding="utf-8").splitlines() if path.exists() else [])
+
+
+def _parse_journal(lines: Iterable[str]) -> dict[int, dict]:
+    """Journal entries by clip index; a torn line is ignored."""
     done = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            done[entry["index"]] = entry
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        done[entry["index"]] = entry
     return done
 
 
@@ -249,8 +257,7 @@ def _check_or_start(root: Path, config: SynthConfig) -> None:
     A dataset.json whose run never finished a clip (no journal entry, no clip file) is
     a failed start: it is replaced rather than blocking the corrected command.
     """
-    meta = {"generator": "faultsynth", "version": version(), "config": config.to_dict(), "seed": config.seed}
-    text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
+    text = _dataset_json(config)
     existing = find_meta_file(root, DATASET_JSON)
     if existing is not None:
         if existing.read_text(encoding="utf-8") == text:
@@ -263,6 +270,12 @@ def _check_or_start(root: Path, config: SynthConfig) -> None:
         raise FaultsynthError(f"{root} exists and is not a faultsynth dataset of this configuration: "
                               "expected an empty or new folder")
     write_text_atomic(meta_file(root, DATASET_JSON), text)
+
+
+def _dataset_json(config: SynthConfig) -> str:
+    """The text of dataset.json: generator, version, config and seed."""
+    meta = {"generator": "faultsynth", "version": version(), "config": config.to_dict(), "seed": config.seed}
+    return json.dumps(meta, indent=2, sort_keys=True) + "\n"
 
 
 def _started(root: Path) -> bool:
@@ -293,7 +306,8 @@ def synthesize(config: SynthConfig, out_dir: str | Path, *, workers: int = 1,
     config : SynthConfig
     out_dir : str or Path
         Dataset root; created. A folder left by an interrupted run of the same
-        config is completed; any other non-empty folder is refused.
+        config is completed; any other non-empty folder is refused. A string
+        ``protocol://path`` is an fsspec URL (:func:`_synthesize_url`).
     workers : int
         Processes rendering in parallel (output does not depend on it).
     progress : bool or callable
@@ -308,13 +322,11 @@ def synthesize(config: SynthConfig, out_dir: str | Path, *, workers: int = 1,
         One per clip, sorted by path.
     """
     limits.check_int("workers", workers, limits.WORKERS)
+    if is_url(out_dir):
+        return _synthesize_url(config, out_dir, workers, progress, scheduler)
     root = Path(out_dir)
     check_output_path(root)
-    limits.check_dataset_size(root, n_clips=len(config.machine_ids) * config.count * (
-                                  2 + len(config.faults) * max(1, len(config.severities))),
-                              samples_per_clip=int(round(config.duration_s * config.rate)),
-                              bytes_per_sample=4 if get_machine(config.machine).kind == "vibration" else 2,
-                              workers=processes_here(workers, scheduler))
+    _check_size(config, root, workers, scheduler)
     preflight(config)
     created = not root.exists()
     with folder_lock(root):
@@ -349,13 +361,104 @@ def _synthesize_into(config: SynthConfig, root: Path, workers: int, progress,
             done[entry["index"]] = entry
             advance()
     remove_partial_files(root)  # left by a worker killed mid-write (its clips were redone)
-    entries = [done[p.index] for p in plans]
-    records = [ClipRecord.from_manifest_row(e["record"], root=root) for e in entries]
-    events = [tuple(ev) for e in entries for ev in e["events"]]
-    if events or any(get_machine(config.machine).faults[f].time_localised for f in config.faults):
+    records, events = _collect(config, plans, done, root)
+    if events is not None:
         write_events(root, events)
     write_manifest(root, records)
     journal_path.unlink()
+    return sorted(records, key=lambda r: r.path)
+
+
+def _check_size(config: SynthConfig, disk: Path | None, workers: int, scheduler: str | None) -> None:
+    """Memory for the clips rendered at once, and room for the dataset on ``disk`` (None: not a local disk)."""
+    limits.check_dataset_size(disk, n_clips=len(config.machine_ids) * config.count * (
+                                  2 + len(config.faults) * max(1, len(config.severities))),
+                              samples_per_clip=int(round(config.duration_s * config.rate)),
+                              bytes_per_sample=4 if get_machine(config.machine).kind == "vibration" else 2,
+                              workers=processes_here(workers, scheduler))
+
+
+def _collect(config: SynthConfig, plans: list[ClipPlan], done: dict[int, dict],
+             root: str | Path) -> tuple[list[ClipRecord], list[tuple] | None]:
+    """Records of every planned clip, and the events to write (None: the dataset has no events.csv)."""
+    entries = [done[p.index] for p in plans]
+    records = [ClipRecord.from_manifest_row(e["record"], root=root) for e in entries]
+    events = [tuple(ev) for e in entries for ev in e["events"]]
+    with_events = events or any(get_machine(config.machine).faults[f].time_localised for f in config.faults)
+    return records, events if with_events else None
+
+
+def _synthesize_url(config: SynthConfig, url: str, workers: int, progress,
+                    scheduler: str | None) -> list[ClipRecord]:
+    """:func:`synthesize` into an fsspec URL (:mod:`datasets.url_folder`): the same files, bytes and resume."""
+    folder = UrlFolder(url)
+    if folder.process_local and (workers > 1 or scheduler is not None):
+        raise FaultsynthError(f"{url}: the files of {protocol(url)}:// live in this process only: expected "
+                              "--workers 1 and no --scheduler")
+    local = folder.local_path
+    if local is not None:
+        check_output_path(local)
+    _check_size(config, local, workers, scheduler)
+    preflight(config)
+    created = not folder.exists()
+    with folder_lock(local) if local is not None else contextlib.nullcontext():
+        _check_or_start_url(folder, config)
+        try:
+            return _synthesize_url_into(config, folder, workers, progress, scheduler)
+        except Exception:
+            if not _started_url(folder):
+                folder.clear(remove_root=created)
+            raise
+
+
+def _check_or_start_url(folder: UrlFolder, config: SynthConfig) -> None:
+    """:func:`_check_or_start` on a URL root."""
+    text = _dataset_json(config)
+    existing = folder.read_text(f"{META_DIR}/{DATASET_JSON}")
+    if existing is not None:
+        if existing == text:
+            return
+        if _started_url(folder):
+            raise FaultsynthError(f"{folder.url} holds a dataset made with another configuration: "
+                                  "choose a new --out, or delete it to start again")
+        folder.clear(remove_root=False)
+    elif folder.files():
+        raise FaultsynthError(f"{folder.url} exists and is not a faultsynth dataset of this configuration: "
+                              "expected an empty or new location")
+    folder.write_text(f"{META_DIR}/{DATASET_JSON}", text)
+
+
+def _started_url(folder: UrlFolder) -> bool:
+    """:func:`_started` on a URL root: a journal chunk or a finished clip file."""
+    return any(not p.endswith(PART_SUFFIX) and (p.startswith(f"{META_DIR}/{JOURNAL_CHUNKS}/")
+                                                or not p.startswith(f"{META_DIR}/"))
+               for p in folder.files())
+
+
+def _synthesize_url_into(config: SynthConfig, folder: UrlFolder, workers: int, progress,
+                         scheduler: str | None) -> list[ClipRecord]:
+    """:func:`_synthesize_into` on a URL root (a chunked journal; one listing instead of a check per clip)."""
+    plans = plan_clips(config)
+    folder.remove_partial_files()
+    journal = JournalChunks(folder, f"{META_DIR}/{JOURNAL_CHUNKS}")
+    done = _parse_journal(journal.lines())
+    present = folder.files()
+    todo = [p for p in plans if p.index not in done or p.path not in present]
+    with contextlib.ExitStack() as stack:
+        run = stack.enter_context(executor(workers, scheduler))
+        entries = run(functools.partial(render_and_write, config, root=folder.url), todo)
+        advance = stack.enter_context(_progress(progress, len(plans), len(plans) - len(todo)))
+        stack.enter_context(journal)
+        for entry in entries:
+            journal.write(json.dumps(entry, sort_keys=True))
+            done[entry["index"]] = entry
+            advance()
+    folder.remove_partial_files()
+    records, events = _collect(config, plans, done, folder.url)
+    if events is not None:
+        folder.write_text(f"{META_DIR}/{EVENTS_NAME}", events_text(events))
+    folder.write_text(f"{META_DIR}/{MANIFEST_NAME}", manifest_text(records))
+    folder.remove(f"{META_DIR}/{JOURNAL_CHUNKS}")
     return sorted(records, key=lambda r: r.path)
 
 

@@ -9,6 +9,7 @@ soundfile; either way the same samples give the same bytes.
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -52,3 +53,21 @@ def write_wav(path: str | Path, signal: np.ndarray, sample_rate: int, *, subtype
             sf.write(tmp, signal, int(sample_rate), subtype="PCM_16", format="WAV")
         digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
     return digest
+
+
+def wav_bytes(signal: np.ndarray, sample_rate: int, *, subtype: str = "PCM_16") -> bytes:
+    """The bytes :func:`write_wav` writes for ``signal`` (for writers that upload whole files, e.g. to a URL).
+
+    Parameters and checks as :func:`write_wav`.
+    """
+    if subtype not in SUBTYPES:
+        raise FaultsynthError(f"WAV subtype must be one of {SUBTYPES}, got {subtype!r}")
+    signal = np.asarray(signal)
+    if not np.all(np.isfinite(signal)):
+        raise FaultsynthError("refusing to write NaN or infinite samples")
+    buffer = io.BytesIO()
+    if subtype == "FLOAT":
+        scipy.io.wavfile.write(buffer, int(sample_rate), signal.astype(np.float32))
+    else:
+        sf.write(buffer, signal, int(sample_rate), subtype="PCM_16", format="WAV")
+    return buffer.getvalue()

@@ -155,8 +155,9 @@ def experiment(
     out: Annotated[Path, typer.Option("--out", help="Experiment folder (rerun the same command to resume).")],
     workers: Annotated[int, typer.Option(help="Processes for synthesis (results do not depend on it).")] = 2,
     scheduler: Annotated[Optional[str], typer.Option(
-        help="Make the data stage on a Dask cluster: local:N or tcp://HOST:PORT (same bytes; needs "
-             "faultsynth[dask]). Training and evaluation run here.")] = None,
+        help="Run on a Dask cluster: local:N or tcp://HOST:PORT (workers see --out at the same path): the "
+             "data stage's clips, then one task per detector (training and evaluation). Same files and metrics; "
+             "needs faultsynth[dask].")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Fault-injection experiment: data, k-means + autoencoder, coverage side by side."""

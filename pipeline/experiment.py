@@ -16,6 +16,7 @@ never reused after its configuration changed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -353,8 +354,9 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, workers: int = 
     progress : bool
         Show rich progress bars.
     scheduler : str or None
-        Make the data stage on a Dask cluster (:mod:`datasets.executor`); the same bytes.
-        Training and evaluation run in this process.
+        Run on a Dask cluster (:mod:`datasets.executor`): the data stage's clips, then one task
+        per detector (its training and evaluation); the same files and metrics as the local run.
+        The workers must see ``out_dir`` at the same path.
 
     Returns
     -------
@@ -375,11 +377,10 @@ def _run_experiment(spec: ExperimentSpec, out: Path, *, workers: int, progress: 
     """:func:`run_experiment` inside the folder lock."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from datasets.executor import executor
     from datasets.loaders import load_records
     from datasets.manifest import DATASET_JSON, find_meta_file
     from pipeline import reports
-    from pipeline.evaluate import evaluate_bundle, select_evaluation, write_evaluation
-    from pipeline.training import load_bundle, train_bundle
 
     out.mkdir(parents=True, exist_ok=True)
     stages = _Stages(out)
@@ -407,46 +408,22 @@ def _run_experiment(spec: ExperimentSpec, out: Path, *, workers: int, progress: 
 
     results: dict[str, dict] = {}
     models: dict[str, dict] = {}
-    cache: dict = {}  # feature vectors shared by the detectors (same clips, same feature config)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, disable=not progress, transient=False) as bar:
-        overall = bar.add_task("experiment", total=2 * len(spec.detectors))
-        for detector in spec.detectors:
-            config = spec.train_config(detector)
-            model_dir = out / "models" / detector
-            model_hash = canonical_hash({"data": data_hash, "train": config.to_dict()})
-            t0 = time.perf_counter()
-            if stages.reusable(f"models/{detector}", model_hash, model_dir):
-                reused.append(f"models/{detector}")
-                bundle = load_bundle(model_dir)
-            else:
-                stages.start(f"models/{detector}", model_dir)
-                train_bundle(config, records=records, out_dir=model_dir, data_path=data_dir, progress=bar,
-                             cache=cache)
-                bundle = load_bundle(model_dir)
-                stages.finish(f"models/{detector}", model_hash, model_dir)
-            timings[f"train {detector}"] = time.perf_counter() - t0
-            models[detector] = bundle.meta
-            bar.advance(overall)
-
-            eval_dir = out / "eval" / detector
-            eval_hash = canonical_hash({"model": model_hash, "bundle": bundle.meta["fingerprint"]})
-            t0 = time.perf_counter()
-            if stages.reusable(f"eval/{detector}", eval_hash, eval_dir):
-                reused.append(f"eval/{detector}")
-                results[detector] = json.loads((eval_dir / "metrics.json").read_text(encoding="utf-8"))
-            else:
-                stages.start(f"eval/{detector}", eval_dir)
-                selection = select_evaluation(records, train_files=bundle.train_files,
-                                              train_spans=bundle.train_spans)
-                task = bar.add_task(f"scoring ({detector})", total=len(selection.records))
-                evaluation = evaluate_bundle(bundle, selection.records, selection=selection,
-                                             advance=lambda: bar.advance(task), cache=cache)
-                evaluation.metrics["data"] = str(data_dir.resolve())
-                write_evaluation(evaluation, eval_dir, title=f"{detector}, experiment {spec.name}")
-                results[detector] = evaluation.metrics
-                stages.finish(f"eval/{detector}", eval_hash, eval_dir)
-            timings[f"evaluate {detector}"] = time.perf_counter() - t0
+    with contextlib.ExitStack() as stack:
+        # Stages 2 and 3: each detector's training and evaluation, here or one task per detector on the cluster.
+        run = stack.enter_context(executor(1, scheduler)) if scheduler is not None else None
+        bar = stack.enter_context(Progress(*columns, disable=not progress, transient=False))
+        overall = bar.add_task("experiment", total=len(spec.detectors))
+        if run is None:
+            cache: dict = {}  # feature vectors shared by the detectors (same clips, same feature config)
+            done = (_detector_stages(spec, out, detector, data_hash, records, bar=bar, cache=cache)
+                    for detector in spec.detectors)
+        else:
+            done = run(_detector_job, [(spec, str(out), detector, data_hash, records) for detector in spec.detectors])
+        for detector, stage in zip(spec.detectors, done):
+            models[detector], results[detector] = stage["meta"], stage["metrics"]
+            reused += stage["reused"]
+            timings.update(stage["timings_s"])
             bar.advance(overall)
 
     plot = reports.plot_coverage_side_by_side(
@@ -468,6 +445,78 @@ def _run_experiment(spec: ExperimentSpec, out: Path, *, workers: int, progress: 
     report = reports.write_experiment_report(out / "report.md", spec=spec_dict, results=results, models=models,
                                              plot=plot, timings_s=timings, reused=reused)
     return ExperimentResult(out_dir=out, metrics=results, reused=reused, timings_s=timings, report=report)
+
+
+def _detector_stages(spec: ExperimentSpec, out: Path, detector: str, data_hash: str, records: list, *,
+                     bar=None, cache: dict | None = None) -> dict:
+    """Train (or reuse) and evaluate (or reuse) one detector: its ``models/`` and ``eval/`` stages.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+    out : Path
+        Experiment folder (``data/`` already made).
+    detector : str
+        A key of ``spec.detectors``.
+    data_hash : str
+        Configuration hash of the data stage (part of the model stage's).
+    records : list of ClipRecord
+        The dataset's clips.
+    bar : rich.progress.Progress, optional
+        Progress display of this process (None on a cluster worker).
+    cache : dict, optional
+        Feature vectors shared with the other detectors run in this process.
+
+    Returns
+    -------
+    dict
+        ``meta`` (the bundle's), ``metrics`` (as metrics.json), ``reused`` (stage names) and ``timings_s``.
+    """
+    from pipeline.evaluate import evaluate_bundle, select_evaluation, write_evaluation
+    from pipeline.training import load_bundle, train_bundle
+
+    stages, data_dir = _Stages(out), out / "data"
+    reused, timings = [], {}
+    config = spec.train_config(detector)
+    model_dir = out / "models" / detector
+    model_hash = canonical_hash({"data": data_hash, "train": config.to_dict()})
+    t0 = time.perf_counter()
+    if stages.reusable(f"models/{detector}", model_hash, model_dir):
+        reused.append(f"models/{detector}")
+        bundle = load_bundle(model_dir)
+    else:
+        stages.start(f"models/{detector}", model_dir)
+        train_bundle(config, records=records, out_dir=model_dir, data_path=data_dir, progress=bar, cache=cache)
+        bundle = load_bundle(model_dir)
+        stages.finish(f"models/{detector}", model_hash, model_dir)
+    timings[f"train {detector}"] = time.perf_counter() - t0
+
+    eval_dir = out / "eval" / detector
+    eval_hash = canonical_hash({"model": model_hash, "bundle": bundle.meta["fingerprint"]})
+    t0 = time.perf_counter()
+    if stages.reusable(f"eval/{detector}", eval_hash, eval_dir):
+        reused.append(f"eval/{detector}")
+        metrics = json.loads((eval_dir / "metrics.json").read_text(encoding="utf-8"))
+    else:
+        stages.start(f"eval/{detector}", eval_dir)
+        selection = select_evaluation(records, train_files=bundle.train_files, train_spans=bundle.train_spans)
+        advance = None
+        if bar is not None:
+            task = bar.add_task(f"scoring ({detector})", total=len(selection.records))
+            advance = lambda: bar.advance(task)  # noqa: E731
+        evaluation = evaluate_bundle(bundle, selection.records, selection=selection, advance=advance, cache=cache)
+        evaluation.metrics["data"] = str(data_dir.resolve())
+        write_evaluation(evaluation, eval_dir, title=f"{detector}, experiment {spec.name}")
+        metrics = evaluation.metrics
+        stages.finish(f"eval/{detector}", eval_hash, eval_dir)
+    timings[f"evaluate {detector}"] = time.perf_counter() - t0
+    return {"meta": bundle.meta, "metrics": metrics, "reused": reused, "timings_s": timings}
+
+
+def _detector_job(job: tuple) -> dict:
+    """:func:`_detector_stages` on a Dask worker: ``job`` = (spec, out folder, detector, data hash, records)."""
+    spec, out, detector, data_hash, records = job
+    return _detector_stages(spec, Path(out), detector, data_hash, records)
 
 
 def _same_synth(spec: ExperimentSpec, dataset_json: Path) -> bool:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,6 +46,11 @@ def reference(tmp_path_factory):
 def test_synth_on_the_cluster_is_byte_identical_to_the_local_backend(tmp_path, cluster, reference):
     synthesize(CONFIG, tmp_path / "ds", progress=False, scheduler=cluster.scheduler_address)
     assert tree_digest(tmp_path / "ds") == reference
+
+
+def test_synth_to_a_file_url_on_the_cluster_is_byte_identical(tmp_path, cluster, reference):
+    records = synthesize(CONFIG, (tmp_path / "ds").as_uri(), progress=False, scheduler=cluster.scheduler_address)
+    assert tree_digest(tmp_path / "ds") == reference and len(records) == len(reference) - 2
 
 
 def test_inject_and_mix_on_the_cluster_are_byte_identical(tmp_path, cluster, shared_data):
@@ -172,6 +179,43 @@ def test_experiment_data_stage_on_the_cluster(tmp_path, cluster, reference):
     spec = ExperimentSpec(name="dask", detectors={"kmeans": {}}, **CONFIG.plan_fields())
     _make_data(spec, tmp_path / "data", workers=1, progress=False, scheduler=cluster.scheduler_address)
     assert tree_digest(tmp_path / "data") == reference
+
+
+def _task_names(dask_scheduler) -> set:
+    """Names (key prefixes) of the tasks the scheduler has seen."""
+    return {str(key).rsplit("-", 1)[0] for key, *_ in dask_scheduler.transition_log}
+
+
+def test_experiment_training_and_evaluation_on_the_cluster(tmp_path, cluster):
+    from pipeline.experiment import ExperimentSpec, run_experiment
+
+    spec = ExperimentSpec(name="dask", **{**CONFIG.plan_fields(), "severities": (0.5,)}, features="tinyml",
+                          feature_overrides={"kind": "vibration", "n_mels": 16, "n_frames": 1,
+                                             "envelope_fmax_hz": 600.0},
+                          target_fpr=0.05, folds=2, detectors={"kmeans": {"n_clusters": 2}, "gaussian": {}})
+    out = tmp_path / "exp"
+    local = run_experiment(spec, out, workers=1, progress=False)
+    (tmp_path / "local").mkdir()
+    os.replace(out, tmp_path / "local" / "exp")  # the same path for both runs: files that name it compare
+    dask = run_experiment(spec, out, progress=False, scheduler=cluster.scheduler_address)
+    with distributed.Client(cluster.scheduler_address) as client:
+        assert "_detector_job" in client.run_on_scheduler(_task_names)  # the detectors ran on the workers
+    assert dask.reused == [] and set(dask.metrics) == {"kmeans", "gaussian"}
+    assert dask.metrics == local.metrics
+    assert [dask.metrics[d]["auc"] for d in spec.detectors] == [local.metrics[d]["auc"] for d in spec.detectors]
+    timed = {"experiment.json", "report.md"}  # they hold the stages' wall times
+    same = {k: v for k, v in tree_digest(out).items() if k not in timed}
+    assert len(same) > 10 and same == {k: v for k, v in tree_digest(tmp_path / "local" / "exp").items()
+                                       if k not in timed}
+    for run in (local, dask):  # the same stages timed, in the same order
+        assert list(run.timings_s) == ["data", "train kmeans", "evaluate kmeans", "train gaussian",
+                                       "evaluate gaussian"]
+    untimed = lambda path: re.sub(r"\| [0-9.]+ \|\n", "| - |\n", path.read_text())  # noqa: E731
+    assert untimed(out / "report.md") == untimed(tmp_path / "local" / "exp" / "report.md")
+    summaries = [json.loads((root / "experiment.json").read_text()) for root in (out, tmp_path / "local" / "exp")]
+    for summary in summaries:
+        summary["timings_s"] = sorted(summary["timings_s"])
+    assert summaries[0] == summaries[1]
 
 
 def test_tune_on_the_cluster_gives_the_local_results(tmp_path, cluster):
