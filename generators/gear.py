@@ -74,42 +74,59 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
 
     Returns
     -------
-    machine, fault : ndarray, shape (motion.n,), float64, g
+    machine : ndarray, shape (motion.n,), float32, g
+    fault : ndarray, shape (motion.n,), float32 or float64, g; None for no gear fault
     """
     fs = motion.sample_rate
     z_p, z_g = int(params["pinion_teeth"]), int(params["gear_teeth"])
     phases = params["gear_phase_rad"]
     am = float(params["mesh_am_depth"])
-    # Tooth-to-tooth variation: weak AM at the pinion and gear rates.
-    envelope = motion.angle().lookup(1 + harmonic_table({1: am * np.exp(1j * phases[-3])}, MIN_TABLE_SIZE),
-                                     out=motion.scratch())
-    envelope += motion.angle(z_g / z_p).lookup(harmonic_table({1: am * np.exp(1j * phases[-2])}, MIN_TABLE_SIZE))
+    # Tooth-to-tooth variation: weak AM at the pinion and gear rates, 1 + am cos(angle + phase) for each,
+    # in float32 from the angles wrapped to one revolution of each shaft.
+    envelope = _cosine(motion.cycles(1.0), am, phases[-3], out=motion.scratch(np.float32))
+    envelope += _cosine(motion.cycles(z_g / z_p), am, phases[-2])
+    envelope += np.float32(1)
     orders = [h for h in range(1, MESH_HARMONICS + 1) if h * float(params["mesh_hz"]) < fs / 2]
     amplitude = {h: float(params["mesh_g"]) * float(params["mesh_harmonic_decay"]) ** (h - 1)
                  * np.exp(1j * phases[h - 1]) for h in orders}
-    # Mesh harmonics h are shaft orders h*z_p; tables must also hold the fault sidebands around them.
-    size = table_size(MESH_HARMONICS * z_p + z_p // 2)
-    angle = motion.angle(1.0, size)
-    machine = angle.lookup(harmonic_table({h * z_p: a for h, a in amplitude.items()}, size))
+    # The healthy mesh (and its wear) is periodic in the tooth angle: a table of one tooth period.
+    tooth = motion.angle(1 / z_p, MIN_TABLE_SIZE)
+    machine = tooth.lookup(harmonic_table(amplitude, MIN_TABLE_SIZE))
     machine *= envelope
     name = params.get("fault", "none")
     if name == "gear_wear":
         weights = (0.3, 1.0, 1.0)
         gain = float(params["wear_mesh_gain"])
-        fault = angle.lookup(harmonic_table({h * z_p: gain * weights[h - 1] * a for h, a in amplitude.items()}, size))
+        fault = tooth.lookup(harmonic_table({h: gain * weights[h - 1] * a for h, a in amplitude.items()},
+                                            MIN_TABLE_SIZE))
         fault *= envelope
-    elif name == "gear_eccentricity":
-        fault = angle.lookup(harmonic_table(_eccentricity_orders(params, amplitude, z_p), size))
-        fault *= envelope
-    elif name == "tooth_chip":
-        chip = phases[-1] / (2 * np.pi)
-        fault = angle.lookup(_chip_table(params, amplitude, z_p, chip, size))
-        fault *= envelope
-        positions = event_revs(motion.revs[-1], events_per_rev=1.0, slip_pct=0.0, offset=chip, rng=rng)
-        fault += ring(impulses(motion, positions, float(params["chip_impact_g"])), params, fs)
+    elif name in ("gear_eccentricity", "tooth_chip"):
+        # Sidebands at the shaft rate around the mesh harmonics: tables of one revolution, holding
+        # harmonics up to the third mesh harmonic's (orders h*z_p) and its sidebands.
+        size = table_size(MESH_HARMONICS * z_p + z_p // 2)
+        angle = motion.angle(1.0, size)
+        if name == "gear_eccentricity":
+            fault = angle.lookup(harmonic_table(_eccentricity_orders(params, amplitude, z_p), size))
+            fault *= envelope
+        else:
+            chip = phases[-1] / (2 * np.pi)
+            carrier = angle.lookup(_chip_table(params, amplitude, z_p, chip, size))
+            carrier *= envelope
+            positions = event_revs(motion.revs[-1], events_per_rev=1.0, slip_pct=0.0, offset=chip, rng=rng)
+            fault = ring(impulses(motion, positions, float(params["chip_impact_g"])), params, fs)
+            fault += carrier
     else:
-        fault = np.zeros(motion.n)
+        fault = None
     return machine, fault
+
+
+def _cosine(cycles: np.ndarray, amplitude: float, phase_rad: float, out: np.ndarray | None = None) -> np.ndarray:
+    """``amplitude * cos(2 pi cycles + phase_rad)`` in float32 (``cycles`` wrapped to one period)."""
+    out = np.multiply(cycles, np.float32(2 * np.pi), out=out)
+    out += np.float32(phase_rad)
+    np.cos(out, out=out)
+    out *= np.float32(amplitude)
+    return out
 
 
 def _eccentricity_orders(params: Mapping[str, Any], amplitude: Mapping[int, complex], z_p: int

@@ -54,8 +54,9 @@ class RotatingMachine:
         Machine name (``"bearing"`` or ``"gearbox"``).
     components : tuple of module
         Component modules (``shaft``, ``bearing``, ``motor``, ``gear``), each with
-        ``FAULTS``, ``DECLARATIONS`` and ``render``, and optionally ``derive`` (parameters
-        computed from the drawn ones) and ``characteristic_frequencies``.
+        ``FAULTS``, ``DECLARATIONS`` and ``render`` (machine and fault parts, float32 or float64;
+        the fault part None when the component has no fault to render), and optionally ``derive``
+        (parameters computed from the drawn ones) and ``characteristic_frequencies``.
     default_sample_rate : int
         Hz.
     """
@@ -145,17 +146,21 @@ class RotatingMachine:
             raise FaultsynthError(f"a clip needs at least 2 samples, got duration {duration_s} s at {sample_rate} Hz")
         self.check_frequencies(params, sample_rate)
         motion = shaft_motion(params, n_samples=n, sample_rate=sample_rate)
+        # Components render in float32 or float64; the parts are summed in float64 arrays of their own
+        # (not rows of the motion's scratch block, which the parts would otherwise keep alive).
         machine = fault = None
         for component, child in zip(self.components, rng.spawn(len(self.components))):
             part_machine, part_fault = component.render(params, motion=motion, rng=child)
-            # Accumulate into the first component's (freshly allocated) arrays.
             if machine is None:
-                machine, fault = part_machine, part_fault
+                machine = part_machine.astype(np.float64)
             else:
                 machine += part_machine
-                fault += part_fault
+            if part_fault is not None:
+                fault = part_fault.astype(np.float64) if fault is None else np.add(fault, part_fault, out=fault)
+        if fault is None:
+            fault = np.zeros(n)
         if isinstance(params, MutableMapping):
-            velocity = velocity_rms_mm_s(machine + fault, sample_rate)
+            velocity = velocity_rms_mm_s(np.add(machine, fault, out=motion.scratch(np.float32)), sample_rate)
             params["velocity_rms_mm_s"] = velocity
             params["iso10816_zone"] = iso10816_zone(velocity)
         return Parts(machine=machine, fault=fault, events=[])
