@@ -202,7 +202,6 @@ class ShaftMotion:
         self._cycles: dict[float, np.ndarray] = {}
         self._indices: dict[tuple[float, int], PhaseIndex] = {}
         self._gathered: np.ndarray | None = None
-        self._temporary: tuple[np.ndarray, np.ndarray] | None = None
         self._cache: dict[float, np.ndarray] = {}
 
     def scratch(self, dtype: type = np.float64) -> np.ndarray:
