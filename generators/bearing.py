@@ -79,7 +79,7 @@ import numpy as np
 from errors import FaultsynthError
 from generators.base import FaultSpec
 from generators.parameters import FaultParameter, Fixed, Parameter
-from generators.vibration_dsp import (MIN_TABLE_SIZE, ShaftMotion, event_revs, gaussian, harmonic_table, impulses,
+from generators.vibration_dsp import (MIN_TABLE_SIZE, ShaftMotion, cosine, event_revs, gaussian, impulses,
                                       load_zone, ring, standard_deviation)
 
 
@@ -298,9 +298,9 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
         fault = ring(gaussian(rng, motion.n), params, fs)
         m = float(params["wear_modulation"])
         fault *= float(params["wear_g_rms"]) / max(standard_deviation(fault), 1e-300) / np.sqrt(1 + m * m / 2)
-        modulation = harmonic_table({1: m * np.exp(1j * phase)}, MIN_TABLE_SIZE)  # m cos(shaft angle + phase)
-        modulation += 1
-        fault *= motion.angle().lookup(modulation)
+        modulation = cosine(motion.cycles(), m, phase)  # m cos(shaft angle + phase)
+        modulation += np.float32(1)
+        fault *= modulation
         return noise, fault
     zone = dict(half_angle_deg=float(params["load_zone_deg"]), unloaded_fraction=float(params["unloaded_fraction"]))
     if fault_name == "ball":
@@ -390,10 +390,7 @@ def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.rando
     # Gate: 0.5 + 0.5 cos at the outer-race contacts plus inner * (0.5 - 0.5 cos), with the spin phase zero at
     # the outer-race contacts (strike k sits at (k + offset) / (2 spin_per_rev) revs); evaluated in float32 from
     # the spin phase wrapped to one spin revolution.
-    gate = np.multiply(motion.cycles(1 / spin_per_rev), np.float32(2 * np.pi), out=motion.scratch(np.float32))
-    gate -= np.float32(phase / 2)
-    np.cos(gate, out=gate)
-    gate *= np.float32(0.5 * (1 - inner))
+    gate = cosine(motion.cycles(1 / spin_per_rev), 0.5 * (1 - inner), -phase / 2, out=motion.scratch(np.float32))
     gate += np.float32(0.5 * (1 + inner))
     # The load zone as the ball travels with the cage, and the rotating load, both looked up over one period.
     cage = np.arange(MIN_TABLE_SIZE) / MIN_TABLE_SIZE

@@ -22,7 +22,7 @@ from scipy.special import jv
 
 from generators.base import FaultSpec
 from generators.parameters import FaultParameter, Fixed, Parameter
-from generators.vibration_dsp import (MIN_TABLE_SIZE, ShaftMotion, event_revs, harmonic_sum,
+from generators.vibration_dsp import (MIN_TABLE_SIZE, ShaftMotion, cosine, event_revs, harmonic_sum,
                                       harmonic_table, impulses, ring, table_size, tone)
 
 MESH_HARMONICS = 3
@@ -83,8 +83,8 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
     am = float(params["mesh_am_depth"])
     # Tooth-to-tooth variation: weak AM at the pinion and gear rates, 1 + am cos(angle + phase) for each,
     # in float32 from the angles wrapped to one revolution of each shaft.
-    envelope = _cosine(motion.cycles(1.0), am, phases[-3], out=motion.scratch(np.float32))
-    envelope += _cosine(motion.cycles(z_g / z_p), am, phases[-2])
+    envelope = cosine(motion.cycles(1.0), am, phases[-3], out=motion.scratch(np.float32))
+    envelope += cosine(motion.cycles(z_g / z_p), am, phases[-2])
     envelope += np.float32(1)
     orders = [h for h in range(1, MESH_HARMONICS + 1) if h * float(params["mesh_hz"]) < fs / 2]
     amplitude = {h: float(params["mesh_g"]) * float(params["mesh_harmonic_decay"]) ** (h - 1)
@@ -118,15 +118,6 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
     else:
         fault = None
     return machine, fault
-
-
-def _cosine(cycles: np.ndarray, amplitude: float, phase_rad: float, out: np.ndarray | None = None) -> np.ndarray:
-    """``amplitude * cos(2 pi cycles + phase_rad)`` in float32 (``cycles`` wrapped to one period)."""
-    out = np.multiply(cycles, np.float32(2 * np.pi), out=out)
-    out += np.float32(phase_rad)
-    np.cos(out, out=out)
-    out *= np.float32(amplitude)
-    return out
 
 
 def _eccentricity_orders(params: Mapping[str, Any], amplitude: Mapping[int, complex], z_p: int

@@ -125,8 +125,9 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
     if impacts is not None:
         fault = impacts if fault is None else np.add(impacts, fault, out=impacts)
     if fault_name == "looseness":
-        # The loose part hits a stop on one side: truncate the positive peaks of the motion.
-        total = np.add(machine, fault, out=fault)
+        # The loose part hits a stop on one side: truncate the positive peaks of the motion (in float64, so
+        # that machine + fault is flat at the stop to the last bit).
+        total = np.add(machine, fault, dtype=np.float64)
         limit = (1 - float(params["looseness_clip_fraction"])) * total.max()
         np.minimum(total, limit, out=total)
         fault = np.subtract(total, machine, out=total)

@@ -78,6 +78,16 @@ def tones(components: Sequence[tuple[float, complex]], n_samples: int, sample_ra
     return out.reshape(-1)[:n_samples]
 
 
+def cosine(cycles: np.ndarray, amplitude: float, phase_rad: float, out: np.ndarray | None = None) -> np.ndarray:
+    """``amplitude * cos(2 pi cycles + phase_rad)``, float32, from a phase wrapped to one period
+    (:meth:`ShaftMotion.cycles`): cheaper than a table lookup for a single harmonic."""
+    out = np.multiply(cycles, np.float32(2 * np.pi), out=out)
+    out += np.float32(phase_rad)
+    np.cos(out, out=out)
+    out *= np.float32(amplitude)
+    return out
+
+
 def table_size(max_order: float) -> int:
     """Points per period of a table holding harmonics up to ``max_order``.
 
@@ -88,12 +98,13 @@ def table_size(max_order: float) -> int:
 
 
 def harmonic_table(coefficients: Mapping[int, complex], size: int) -> np.ndarray:
-    """One period of ``Re(sum_k c_k exp(2j*pi*k*x))`` at ``x = j/size``, float64.
+    """One period of ``Re(sum_k c_k exp(2j*pi*k*x))`` at ``x = j/size``, float32.
 
-    Built by one inverse FFT of the sparse spectrum. Orders are integers with
+    Built by one inverse FFT of the sparse spectrum, in float32 (tables are looked up in
+    float32, :class:`PhaseIndex`). Orders are integers with
     ``|k| < size/2``; a negative order is the same as ``conj(c)`` at ``-k``.
     """
-    spectrum = np.zeros(size // 2 + 1, complex)
+    spectrum = np.zeros(size // 2 + 1, np.complex64)
     for k, c in coefficients.items():
         if k > 0:
             spectrum[k] += c / 2
