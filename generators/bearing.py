@@ -291,7 +291,7 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
     if fault_name not in FAULTS:
         return noise, None
     f_r = motion.shaft_hz
-    total = motion.revs[-1]
+    total = motion.total_revs
     slip = float(params.get("slip_pct", 1.5))
     phase = float(params["defect_phase_rad"])
     if fault_name == "wear":
@@ -375,7 +375,7 @@ def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.rando
     cage_per_rev = float(params["ftf_hz"]) / f_r
     spin_per_rev = float(params["bsf_hz"]) / f_r
     # Strikes: one potential contact per half spin, alternately outer (even) and inner (odd) race.
-    positions = event_revs(motion.revs[-1], events_per_rev=2 * spin_per_rev,
+    positions = event_revs(motion.total_revs, events_per_rev=2 * spin_per_rev,
                            slip_pct=BALL_SLIP_FACTOR * float(params.get("slip_pct", 1.5)),
                            offset=phase / (2 * np.pi), rng=rng)
     jitter = float(params["impact_jitter_pct"]) / 100

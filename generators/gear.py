@@ -112,7 +112,7 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
             chip = phases[-1] / (2 * np.pi)
             carrier = angle.lookup(_chip_table(params, amplitude, z_p, chip, size))
             carrier *= envelope
-            positions = event_revs(motion.revs[-1], events_per_rev=1.0, slip_pct=0.0, offset=chip, rng=rng)
+            positions = event_revs(motion.total_revs, events_per_rev=1.0, slip_pct=0.0, offset=chip, rng=rng)
             fault = ring(impulses(motion, positions, float(params["chip_impact_g"])), params, fs)
             fault += carrier
     else:

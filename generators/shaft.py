@@ -118,7 +118,7 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
     elif fault_name == "rub":
         v = float(params["rub_subharmonic_mm_s"])
         orders.update({0.5: v * phi, 1.5: 0.5 * v * phi ** 3})
-        positions = event_revs(motion.revs[-1], events_per_rev=1.0, slip_pct=float(params["rub_slip_pct"]),
+        positions = event_revs(motion.total_revs, events_per_rev=1.0, slip_pct=float(params["rub_slip_pct"]),
                                offset=float(params["fault_phase_rad"]) / (2 * np.pi), rng=rng)
         impacts = ring(impulses(motion, positions, float(params["rub_impact_g"])), params, motion.sample_rate)
     fault = _orders_sum(motion, orders) if orders else None

@@ -239,6 +239,20 @@ class ShaftMotion:
             self._revs = row[:self.n]
         return self._revs
 
+    @property
+    def total_revs(self) -> float:
+        """Revolutions at the last sample (``revs[-1]``)."""
+        last = (self.n - 1) // self._step
+        return float(self._start[last] + (self.n - 1 - last * self._step) * self._rate[last])
+
+    def sample_times(self, positions_revs: np.ndarray) -> np.ndarray:
+        """Fractional sample numbers at which the shaft reaches ``positions_revs`` (within [0, total_revs]).
+
+        Exact inverse of the angle, which is linear within each block of ``step`` samples.
+        """
+        block = np.clip(np.searchsorted(self._start, positions_revs, side="right") - 1, 0, self._start.size - 1)
+        return block * self._step + (positions_revs - self._start[block]) / self._rate[block]
+
     def cycles(self, period_revs: float = 1.0) -> np.ndarray:
         """Shaft angle wrapped to one period of ``period_revs`` revolutions, in periods.
 
@@ -524,12 +538,7 @@ def impulses(motion: ShaftMotion, positions_revs: np.ndarray, amplitudes: np.nda
     -------
     ndarray, shape (motion.n,), float64 (memory of ``motion``'s scratch block)
     """
-    # revs is increasing, so invert it by linear interpolation between the samples around each position.
-    revs = motion.revs
-    after = np.clip(np.searchsorted(revs, positions_revs), 1, motion.n - 1)
-    before = revs[after - 1]
-    times = (after - 1) + np.clip((positions_revs - before) / (revs[after] - before), 0, 1)
-    index = np.rint(times).astype(np.int64)
+    index = np.clip(np.rint(motion.sample_times(positions_revs)).astype(np.int64), 0, motion.n - 1)
     train = motion.scratch()
     train.fill(0.0)
     np.add.at(train, index, np.broadcast_to(amplitudes, index.shape))
