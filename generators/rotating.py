@@ -148,17 +148,13 @@ class RotatingMachine:
         motion = shaft_motion(params, n_samples=n, sample_rate=sample_rate)
         # Components render in float32 or float64; the parts are summed in float64 arrays of their own
         # (not rows of the motion's scratch block, which the parts would otherwise keep alive).
-        machine = fault = None
+        machines, faults = [], []
         for component, child in zip(self.components, rng.spawn(len(self.components))):
             part_machine, part_fault = component.render(params, motion=motion, rng=child)
-            if machine is None:
-                machine = part_machine.astype(np.float64)
-            else:
-                machine += part_machine
+            machines.append(part_machine)
             if part_fault is not None:
-                fault = part_fault.astype(np.float64) if fault is None else np.add(fault, part_fault, out=fault)
-        if fault is None:
-            fault = np.zeros(n)
+                faults.append(part_fault)
+        machine, fault = _sum(machines, n), _sum(faults, n)
         if isinstance(params, MutableMapping):
             velocity = velocity_rms_mm_s(np.add(machine, fault, out=motion.scratch(np.float32)), sample_rate)
             params["velocity_rms_mm_s"] = velocity
@@ -178,6 +174,16 @@ class RotatingMachine:
                 frequencies.update(component.characteristic_frequencies(params))
         for name, value in frequencies.items():
             check_below_nyquist(name, value, sample_rate)
+
+
+def _sum(parts: list[np.ndarray], n: int) -> np.ndarray:
+    """Sum of float32/float64 arrays of ``n`` samples as a new float64 array (zeros if there are none)."""
+    if not parts:
+        return np.zeros(n)
+    total = np.add(parts[0], parts[1], dtype=np.float64) if len(parts) > 1 else parts[0].astype(np.float64)
+    for part in parts[2:]:
+        total += part
+    return total
 
 
 BEARING = RotatingMachine(name="bearing", components=(shaft, bearing, motor))

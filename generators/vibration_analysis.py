@@ -111,7 +111,9 @@ def velocity_rms_mm_s(acceleration_g: np.ndarray, sample_rate: float, *,
     """
     a = np.asarray(acceleration_g, dtype=np.float32)
     n = a.size
-    freqs = np.fft.rfftfreq(n, 1 / sample_rate)
+    # Bin frequencies as np.fft.rfftfreq computes them, only up to the band's upper edge.
+    top = min(n // 2, int(band_hz[1] * n / sample_rate) + 1)
+    freqs = np.arange(top + 1) * (1.0 / (n * (1 / sample_rate)))
     keep = np.flatnonzero((freqs >= band_hz[0]) & (freqs <= band_hz[1]) & (freqs > 0) & (freqs < sample_rate / 2))
     spectrum = _rfft_bins(a, keep)
     power = spectrum.real ** 2 + spectrum.imag ** 2
@@ -121,7 +123,7 @@ def velocity_rms_mm_s(acceleration_g: np.ndarray, sample_rate: float, *,
 
 
 def _rfft_bins(x: np.ndarray, bins: np.ndarray) -> np.ndarray:
-    """Bins ``bins`` (below n/2) of the real FFT of ``x`` (float32, shape (n,)), complex128.
+    """Bins ``bins`` (0 <= bins <= n/2) of the real FFT of ``x`` (float32, shape (n,)), complex128.
 
     For even n, from one complex float32 FFT of half the length (even samples as the real
     part, odd as the imaginary), split into the even and odd samples' spectra only at the bins
@@ -131,10 +133,13 @@ def _rfft_bins(x: np.ndarray, bins: np.ndarray) -> np.ndarray:
     if n % 2 or not x.flags.c_contiguous:
         return rfft(x)[bins].astype(np.complex128)
     half = n // 2
-    z = fft(x.view(np.complex64)).astype(np.complex128)
-    z_k, z_mirror = z[bins % half], np.conj(z[(half - bins) % half])
-    even, odd = (z_k + z_mirror) / 2, (z_k - z_mirror) / 2j
-    return even + np.exp(-2j * np.pi * bins / n) * odd
+    z = fft(x.view(np.complex64))
+    z_k = z[bins % half].astype(np.complex128)
+    z_mirror = np.conj(z[(half - bins) % half]).astype(np.complex128)
+    even, odd = z_k + z_mirror, z_k - z_mirror  # twice the even and -2j times the odd samples' spectra
+    angle = np.pi * bins / half
+    twiddle = np.cos(angle) - 1j * np.sin(angle)  # exp(-2j pi bins / n)
+    return 0.5 * even - 0.5j * twiddle * odd
 
 
 def iso10816_zone(velocity_rms_mm_s: float) -> str:
