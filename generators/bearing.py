@@ -79,7 +79,7 @@ import numpy as np
 from errors import FaultsynthError
 from generators.base import FaultSpec
 from generators.parameters import FaultParameter, Fixed, Parameter
-from generators.vibration_dsp import (MIN_TABLE_SIZE, ShaftMotion, cosine, event_revs, gaussian, impulses,
+from generators.vibration_dsp import (MIN_TABLE_SIZE, ShaftMotion, cosine, event_revs, impulses,
                                       load_zone, ring, standard_deviation)
 
 
@@ -282,7 +282,7 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
     """
     fs = motion.sample_rate
     # Healthy rolling contacts in the load zone: noise whose source follows the shaft-rate load variation.
-    noise = gaussian(rng, motion.n)
+    noise = motion.gaussian(rng)
     if "shaft_load_modulation" in params:
         noise *= motion.angle().lookup(_shaft_load_table(params))
     noise = ring(noise, params, fs)
@@ -295,7 +295,7 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
     slip = float(params.get("slip_pct", 1.5))
     phase = float(params["defect_phase_rad"])
     if fault_name == "wear":
-        fault = ring(gaussian(rng, motion.n), params, fs)
+        fault = ring(motion.gaussian(rng), params, fs)
         m = float(params["wear_modulation"])
         fault *= float(params["wear_g_rms"]) / max(standard_deviation(fault), 1e-300) / np.sqrt(1 + m * m / 2)
         modulation = cosine(motion.cycles(), m, phase)  # m cos(shaft angle + phase)
@@ -396,7 +396,7 @@ def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.rando
     cage = np.arange(MIN_TABLE_SIZE) / MIN_TABLE_SIZE
     gate *= motion.angle(1 / cage_per_rev).lookup(_ball_zone(2 * np.pi * cage + phase, zone, depth))
     gate *= motion.angle().lookup(_shaft_load_table(params))
-    contact = gaussian(rng, motion.n)
+    contact = motion.gaussian(rng)
     contact *= gate
     # Both parts are white before the structure rings them, so their energy split is set here.
     strikes_ms = float(np.einsum("i,i->", fault, fault)) / motion.n
