@@ -354,9 +354,22 @@ def _shaft_load_table(params: Mapping[str, Any]) -> np.ndarray:
     return shaft_load_factor(params, np.arange(MIN_TABLE_SIZE) / MIN_TABLE_SIZE)
 
 
-def _ball_zone(angle_rad: np.ndarray, zone: Mapping[str, float], depth: float) -> np.ndarray:
-    """Load-zone factor of a ball spall's strikes and contact noise: ``1 - depth * (1 - load_zone)``."""
-    return 1 - depth * (1 - load_zone(angle_rad, **zone))
+def _ball_zone(cos_angle: np.ndarray, zone: Mapping[str, float], depth: float) -> np.ndarray:
+    """Load-zone factor of a ball spall's strikes and contact noise: ``1 - depth * (1 - load_zone)``.
+
+    From the cosine of the angle from the load centre (:func:`load_zone` depends on the angle
+    only through it), in the dtype of ``cos_angle``.
+    """
+    unloaded = float(zone["unloaded_fraction"])
+    limit = np.cos(np.deg2rad(float(zone["half_angle_deg"])))
+    dtype = cos_angle.dtype.type
+    # load_zone's profile (1 - (1 - cos a)/(1 - cos a_l)) ** 1.5, clipped to [0, 1]
+    q = np.clip((cos_angle - dtype(limit)) * dtype(1 / (1 - limit)), 0, 1)
+    q *= np.sqrt(q)
+    swing = depth * (1 - unloaded)
+    q *= dtype(swing)
+    q += dtype(1 - swing)
+    return q
 
 
 def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Generator,
@@ -382,7 +395,7 @@ def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.rando
     heights = amplitude * np.clip(1 + jitter * rng.standard_normal(positions.size), 0, None)
     heights *= np.exp(BALL_STRIKE_SPREAD * rng.standard_normal(positions.size))
     heights *= rng.random(positions.size) < BALL_STRIKE_PROBABILITY
-    heights *= _ball_zone(2 * np.pi * positions * cage_per_rev + phase, zone, depth)
+    heights *= _ball_zone(np.cos(2 * np.pi * positions * cage_per_rev + phase), zone, depth)
     heights *= shaft_load_factor(params, positions)
     heights[1::2] *= inner
     fault = impulses(motion, positions, heights)
@@ -392,9 +405,9 @@ def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.rando
     # the spin phase wrapped to one spin revolution.
     gate = cosine(motion.cycles(1 / spin_per_rev), 0.5 * (1 - inner), -phase / 2, out=motion.scratch(np.float32))
     gate += np.float32(0.5 * (1 + inner))
-    # The load zone as the ball travels with the cage, and the rotating load, both looked up over one period.
-    cage = np.arange(MIN_TABLE_SIZE) / MIN_TABLE_SIZE
-    gate *= motion.angle(1 / cage_per_rev).lookup(_ball_zone(2 * np.pi * cage + phase, zone, depth))
+    # The load zone as the ball travels with the cage (from the cage angle wrapped to one revolution), and the
+    # rotating load (looked up over one shaft revolution).
+    gate *= _ball_zone(cosine(motion.cycles(1 / cage_per_rev), 1.0, phase), zone, depth)
     gate *= motion.angle().lookup(_shaft_load_table(params))
     contact = motion.gaussian(rng)
     contact *= gate
