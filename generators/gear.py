@@ -130,21 +130,20 @@ def _eccentricity_orders(params: Mapping[str, Any], amplitude: Mapping[int, comp
     """
     phase = float(params["gear_phase_rad"][-1])
     depth, beta = float(params["eccentricity_am_depth"]), float(params["eccentricity_pm_rad"])
-    orders: dict[int, complex] = {}
-
-    def add(order: int, c: complex) -> None:
-        orders[order] = orders.get(order, 0) + c
-
+    reaches = {h: int(np.ceil(abs(h * beta))) + 12 for h in amplitude}  # J_m(h*beta) is negligible beyond
+    low = min((h * z_p - reach - 1 for h, reach in reaches.items()), default=0)
+    high = max((h * z_p + reach + 1 for h, reach in reaches.items()), default=0)
+    spectrum = np.zeros(high - low + 1, complex)  # orders low..high
     for h, a in amplitude.items():
-        reach = int(np.ceil(abs(h * beta))) + 12  # J_m(h*beta) is negligible beyond
-        for m in range(-reach, reach + 1):
-            c = a * 1j ** m * jv(m, h * beta) * np.exp(1j * m * phase)
-            add(h * z_p + m, c)
-            # The AM: a cos(u) shifts each component half up and half down by one order.
-            add(h * z_p + m + 1, 0.5 * depth * np.exp(1j * phase) * c)
-            add(h * z_p + m - 1, 0.5 * depth * np.exp(-1j * phase) * c)
-        add(h * z_p, -a)
-    return orders
+        m = np.arange(-reaches[h], reaches[h] + 1)
+        c = a * np.array([1, 1j, -1, -1j])[m % 4] * jv(m, h * beta) * np.exp(1j * m * phase)
+        at = h * z_p + m - low
+        spectrum[at] += c  # distinct orders: no repeated index within one harmonic
+        # The AM: a cos(u) shifts each component half up and half down by one order.
+        spectrum[at + 1] += 0.5 * depth * np.exp(1j * phase) * c
+        spectrum[at - 1] += 0.5 * depth * np.exp(-1j * phase) * c
+        spectrum[h * z_p - low] -= a
+    return {int(k) + low: complex(spectrum[k]) for k in np.flatnonzero(spectrum)}
 
 
 def _chip_table(params: Mapping[str, Any], amplitude: Mapping[int, complex], z_p: int, chip: float,
