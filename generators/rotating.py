@@ -177,7 +177,18 @@ class RotatingMachine:
 
 
 def _sum(parts: list[np.ndarray], n: int) -> np.ndarray:
-    """Sum of float32/float64 arrays of ``n`` samples as a new float64 array (zeros if there are none)."""
+    """Sum of float32/float64 arrays of ``n`` samples as a new float64 array (zeros if there are none).
+
+    The float32 parts are summed in float32 first (their own precision), so that one float64 pass adds them.
+    """
+    singles = [p for p in parts if p.dtype == np.float32]
+    doubles = [p for p in parts if p.dtype != np.float32]
+    if len(singles) > 1:
+        single = np.add(singles[0], singles[1])
+        for part in singles[2:]:
+            single += part
+        singles = [single]
+    parts = singles + doubles
     if not parts:
         return np.zeros(n)
     total = np.add(parts[0], parts[1], dtype=np.float64) if len(parts) > 1 else parts[0].astype(np.float64)
