@@ -457,3 +457,11 @@ def test_clips_are_byte_identical_in_a_fresh_process():
         r = render_clip(machine, fault=fault, severity=0.6, duration_s=1.0, sample_rate=16000, seed=3)
         assert line == f"{hashlib.sha256(r.signal.tobytes() + r.fault.tobytes()).hexdigest()} " \
                        f"{r.params['velocity_rms_mm_s']}"
+
+
+def test_readme_example_clip_labels():
+    """README's one-call example: BPFO, velocity label and ISO 10816 zone of that clip."""
+    r = render_clip("bearing", fault="outer_race", severity=0.5, duration_s=1.0, sample_rate=12000, seed=1,
+                    fixed={"rpm": 1797, "bearing": "6205"})
+    assert (round(r.params["bpfo_hz"], 2), round(r.params["velocity_rms_mm_s"], 2), r.params["iso10816_zone"]) \
+        == (107.36, 5.48, "D")
