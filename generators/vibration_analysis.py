@@ -11,7 +11,7 @@ from scipy.fft import fft, next_fast_len, rfft
 from scipy.signal import butter, find_peaks, hilbert, sosfiltfilt
 
 from errors import FaultsynthError
-from generators.vibration_dsp import STANDARD_GRAVITY
+from generators.vibration_dsp import STANDARD_GRAVITY, tone
 
 #: ISO 10816-1 class I (small machines, up to 15 kW, e.g. the CWRU 2 hp motor rig):
 #: upper bounds (mm/s RMS, 10..1000 Hz) of zones A, B and C; above is zone D.
@@ -123,23 +123,31 @@ def velocity_rms_mm_s(acceleration_g: np.ndarray, sample_rate: float, *,
 
 
 def _rfft_bins(x: np.ndarray, bins: np.ndarray) -> np.ndarray:
-    """Bins ``bins`` (0 <= bins <= n/2) of the real FFT of ``x`` (float32, shape (n,)), complex128.
+    """Bins ``bins`` (a contiguous range within 1..n/2-1) of the real FFT of ``x`` (float32, shape (n,)), complex128.
 
     For even n, from one complex float32 FFT of half the length (even samples as the real
     part, odd as the imaginary), split into the even and odd samples' spectra only at the bins
     asked for: faster than a full real FFT when few bins are needed.
     """
     n = x.size
+    if bins.size == 0:
+        return np.zeros(0, complex)
+    first, last = int(bins[0]), int(bins[-1])
+    if last - first + 1 != bins.size or not 1 <= first <= last < n / 2:
+        raise FaultsynthError(f"_rfft_bins: expected a contiguous range of bins within 1..{(n - 1) // 2}")
     if n % 2 or not x.flags.c_contiguous:
-        return rfft(x)[bins].astype(np.complex128)
+        return rfft(x)[first:last + 1].astype(np.complex128)
     half = n // 2
     z = fft(x.view(np.complex64))
-    z_k = z[bins % half].astype(np.complex128)
-    z_mirror = np.conj(z[(half - bins) % half]).astype(np.complex128)
+    z_k = z[first:last + 1].astype(np.complex128)
+    z_mirror = np.conj(z[half - last:half - first + 1][::-1]).astype(np.complex128)  # conj(z[half - k])
     even, odd = z_k + z_mirror, z_k - z_mirror  # twice the even and -2j times the odd samples' spectra
-    angle = np.pi * bins / half
-    twiddle = np.cos(angle) - 1j * np.sin(angle)  # exp(-2j pi bins / n)
-    return 0.5 * even - 0.5j * twiddle * odd
+    twiddle = tone(-1.0, bins.size, n)  # exp(-2j pi (k - first) / n)
+    twiddle *= -0.5j * np.exp(-2j * np.pi * first / n)
+    odd *= twiddle
+    even *= 0.5
+    even += odd
+    return even
 
 
 def iso10816_zone(velocity_rms_mm_s: float) -> str:
