@@ -1,7 +1,7 @@
 """Generator throughput: seconds of signal rendered per wall second on one core, per machine.
 
-Run: ``.venv/bin/python bench/bench_generators.py`` (TimeSynth comparison needs
-``make bench-deps``). Each machine renders a normal clip and one clip per fault
+Run: ``.venv/bin/python bench/bench_generators.py [machine ...]`` (all machines by default; TimeSynth
+comparison needs ``make bench-deps``). Each machine renders a normal clip and one clip per fault
 (10 s at 16 kHz, full chain: parameters, machine, fault, noise, ideal sensor);
 TimeSynth renders a sinusoid plus Gaussian noise of the same length, the
 simplest signal it offers.
@@ -38,13 +38,16 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    unknown = sorted(set(names) - set(machine_names()))
+    if unknown:
+        raise SystemExit(f"error: unknown machine(s) {', '.join(unknown)}: expected some of {', '.join(machine_names())}")
     print(f"generator throughput, {DURATION_S:.0f} s clips at {SAMPLE_RATE} Hz, one core "
           f"(x real time = seconds of signal per wall second)")
     print(f"{'machine':<12} {'class':<20} {'x real time':>12}")
     worst = np.inf
-    for name in machine_names():
+    for name in names or machine_names():
         machine = get_machine(name)
         for fault in ["none", *machine.faults]:
             factor = realtime_factor(lambda: render_clip(name, fault=fault, severity=0.7, duration_s=DURATION_S,
@@ -64,4 +67,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -79,7 +79,8 @@ import numpy as np
 from errors import FaultsynthError
 from generators.base import FaultSpec
 from generators.parameters import FaultParameter, Fixed, Parameter
-from generators.vibration_dsp import MIN_TABLE_SIZE, ShaftMotion, event_revs, harmonic_table, impulses, load_zone, ring
+from generators.vibration_dsp import (MIN_TABLE_SIZE, ShaftMotion, cosine, event_revs, impulses,
+                                      load_zone, ring, standard_deviation)
 
 
 @dataclass(frozen=True)
@@ -276,29 +277,30 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
 
     Returns
     -------
-    machine, fault : ndarray, shape (motion.n,), float64, g
+    machine : ndarray, shape (motion.n,), float64, g
+    fault : ndarray, shape (motion.n,), float64, g; None for no bearing fault
     """
     fs = motion.sample_rate
     # Healthy rolling contacts in the load zone: noise whose source follows the shaft-rate load variation.
-    noise = rng.standard_normal(out=motion.scratch())
+    noise = motion.gaussian(rng)
     if "shaft_load_modulation" in params:
-        noise *= motion.angle().lookup(_shaft_load_table(params), out=motion.scratch())
+        noise *= motion.angle().lookup(_shaft_load_table(params))
     noise = ring(noise, params, fs)
-    noise *= float(params["bearing_noise_g"]) / max(float(np.std(noise)), 1e-300)
+    noise *= float(params["bearing_noise_g"]) / max(standard_deviation(noise), 1e-300)
     fault_name = params.get("fault", "none")
     if fault_name not in FAULTS:
-        return noise, np.zeros(motion.n)
+        return noise, None
     f_r = motion.shaft_hz
-    total = motion.revs[-1]
+    total = motion.total_revs
     slip = float(params.get("slip_pct", 1.5))
     phase = float(params["defect_phase_rad"])
     if fault_name == "wear":
-        fault = ring(rng.standard_normal(out=motion.scratch()), params, fs)
+        fault = ring(motion.gaussian(rng), params, fs)
         m = float(params["wear_modulation"])
-        fault *= float(params["wear_g_rms"]) / max(float(np.std(fault)), 1e-300) / np.sqrt(1 + m * m / 2)
-        modulation = harmonic_table({1: m * np.exp(1j * phase)}, MIN_TABLE_SIZE)  # m cos(shaft angle + phase)
-        modulation += 1
-        fault *= motion.angle().lookup(modulation, out=motion.scratch())
+        fault *= float(params["wear_g_rms"]) / max(standard_deviation(fault), 1e-300) / np.sqrt(1 + m * m / 2)
+        modulation = cosine(motion.cycles(), m, phase)  # m cos(shaft angle + phase)
+        modulation += np.float32(1)
+        fault *= modulation
         return noise, fault
     zone = dict(half_angle_deg=float(params["load_zone_deg"]), unloaded_fraction=float(params["unloaded_fraction"]))
     if fault_name == "ball":
@@ -352,9 +354,22 @@ def _shaft_load_table(params: Mapping[str, Any]) -> np.ndarray:
     return shaft_load_factor(params, np.arange(MIN_TABLE_SIZE) / MIN_TABLE_SIZE)
 
 
-def _ball_zone(angle_rad: np.ndarray, zone: Mapping[str, float], depth: float) -> np.ndarray:
-    """Load-zone factor of a ball spall's strikes and contact noise: ``1 - depth * (1 - load_zone)``."""
-    return 1 - depth * (1 - load_zone(angle_rad, **zone))
+def _ball_zone(cos_angle: np.ndarray, zone: Mapping[str, float], depth: float) -> np.ndarray:
+    """Load-zone factor of a ball spall's strikes and contact noise: ``1 - depth * (1 - load_zone)``.
+
+    From the cosine of the angle from the load centre (:func:`load_zone` depends on the angle
+    only through it), in the dtype of ``cos_angle``.
+    """
+    unloaded = float(zone["unloaded_fraction"])
+    limit = np.cos(np.deg2rad(float(zone["half_angle_deg"])))
+    dtype = cos_angle.dtype.type
+    # load_zone's profile (1 - (1 - cos a)/(1 - cos a_l)) ** 1.5, clipped to [0, 1]
+    q = np.clip((cos_angle - dtype(limit)) * dtype(1 / (1 - limit)), 0, 1)
+    q *= np.sqrt(q)
+    swing = depth * (1 - unloaded)
+    q *= dtype(swing)
+    q += dtype(1 - swing)
+    return q
 
 
 def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Generator,
@@ -373,30 +388,33 @@ def _ball_fault(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.rando
     cage_per_rev = float(params["ftf_hz"]) / f_r
     spin_per_rev = float(params["bsf_hz"]) / f_r
     # Strikes: one potential contact per half spin, alternately outer (even) and inner (odd) race.
-    positions = event_revs(motion.revs[-1], events_per_rev=2 * spin_per_rev,
+    positions = event_revs(motion.total_revs, events_per_rev=2 * spin_per_rev,
                            slip_pct=BALL_SLIP_FACTOR * float(params.get("slip_pct", 1.5)),
                            offset=phase / (2 * np.pi), rng=rng)
     jitter = float(params["impact_jitter_pct"]) / 100
     heights = amplitude * np.clip(1 + jitter * rng.standard_normal(positions.size), 0, None)
     heights *= np.exp(BALL_STRIKE_SPREAD * rng.standard_normal(positions.size))
     heights *= rng.random(positions.size) < BALL_STRIKE_PROBABILITY
-    heights *= _ball_zone(2 * np.pi * positions * cage_per_rev + phase, zone, depth)
+    heights *= _ball_zone(np.cos(2 * np.pi * positions * cage_per_rev + phase), zone, depth)
     heights *= shaft_load_factor(params, positions)
     heights[1::2] *= inner
     fault = impulses(motion, positions, heights)
     # Contact noise of the spall dragging through the contact, gated at the spin rate and load-zone modulated.
-    # Spin revolutions, zero at the outer-race contacts (strike k sits at (k + offset) / (2 spin_per_rev) revs).
-    spin = motion.revs * spin_per_rev
-    spin -= phase / (4 * np.pi)
-    gate = 0.5 + 0.5 * np.cos(2 * np.pi * spin)
-    gate += inner * (0.5 - 0.5 * np.cos(2 * np.pi * spin))
-    gate *= _ball_zone(2 * np.pi * motion.revs * cage_per_rev + phase, zone, depth)
-    gate *= motion.angle().lookup(_shaft_load_table(params), out=motion.scratch())
-    contact = rng.standard_normal(motion.n)
+    # Gate: 0.5 + 0.5 cos at the outer-race contacts plus inner * (0.5 - 0.5 cos), with the spin phase zero at
+    # the outer-race contacts (strike k sits at (k + offset) / (2 spin_per_rev) revs); evaluated in float32 from
+    # the spin phase wrapped to one spin revolution.
+    gate = cosine(motion.cycles(1 / spin_per_rev), 0.5 * (1 - inner), -phase / 2, out=motion.scratch(np.float32))
+    gate += np.float32(0.5 * (1 + inner))
+    # The load zone as the ball travels with the cage (from the cage angle wrapped to one revolution), and the
+    # rotating load (looked up over one shaft revolution).
+    gate *= _ball_zone(cosine(motion.cycles(1 / cage_per_rev), 1.0, phase), zone, depth)
+    gate *= motion.angle().lookup(_shaft_load_table(params))
+    contact = motion.gaussian(rng)
     contact *= gate
     # Both parts are white before the structure rings them, so their energy split is set here.
-    strikes_ms = float(np.mean(fault ** 2))
-    contact *= np.sqrt(share * strikes_ms / max(float(np.mean(contact ** 2)), 1e-300))
+    strikes_ms = float(np.einsum("i,i->", fault, fault)) / motion.n
+    contact_ms = float(np.einsum("i,i->", contact, contact)) / motion.n
+    contact *= np.float32(np.sqrt(share * strikes_ms / max(contact_ms, 1e-300)))
     fault *= np.sqrt(1 - share)
     fault += contact
     return ring(fault, params, fs)

@@ -22,7 +22,7 @@ from scipy.special import jv
 
 from generators.base import FaultSpec
 from generators.parameters import FaultParameter, Fixed, Parameter
-from generators.vibration_dsp import (MIN_TABLE_SIZE, ShaftMotion, event_revs, harmonic_sum,
+from generators.vibration_dsp import (MIN_TABLE_SIZE, ShaftMotion, cosine, event_revs, harmonic_sum,
                                       harmonic_table, impulses, ring, table_size, tone)
 
 MESH_HARMONICS = 3
@@ -74,41 +74,49 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
 
     Returns
     -------
-    machine, fault : ndarray, shape (motion.n,), float64, g
+    machine : ndarray, shape (motion.n,), float32, g
+    fault : ndarray, shape (motion.n,), float32 or float64, g; None for no gear fault
     """
     fs = motion.sample_rate
     z_p, z_g = int(params["pinion_teeth"]), int(params["gear_teeth"])
     phases = params["gear_phase_rad"]
     am = float(params["mesh_am_depth"])
-    # Tooth-to-tooth variation: weak AM at the pinion and gear rates.
-    envelope = motion.angle().lookup(1 + harmonic_table({1: am * np.exp(1j * phases[-3])}, MIN_TABLE_SIZE),
-                                     out=motion.scratch())
-    envelope += motion.angle(z_g / z_p).lookup(harmonic_table({1: am * np.exp(1j * phases[-2])}, MIN_TABLE_SIZE))
+    # Tooth-to-tooth variation: weak AM at the pinion and gear rates, 1 + am cos(angle + phase) for each,
+    # in float32 from the angles wrapped to one revolution of each shaft.
+    envelope = cosine(motion.cycles(1.0), am, phases[-3], out=motion.scratch(np.float32))
+    envelope += cosine(motion.cycles(z_g / z_p), am, phases[-2])
+    envelope += np.float32(1)
     orders = [h for h in range(1, MESH_HARMONICS + 1) if h * float(params["mesh_hz"]) < fs / 2]
     amplitude = {h: float(params["mesh_g"]) * float(params["mesh_harmonic_decay"]) ** (h - 1)
                  * np.exp(1j * phases[h - 1]) for h in orders}
-    # Mesh harmonics h are shaft orders h*z_p; tables must also hold the fault sidebands around them.
-    size = table_size(MESH_HARMONICS * z_p + z_p // 2)
-    angle = motion.angle(1.0, size)
-    machine = angle.lookup(harmonic_table({h * z_p: a for h, a in amplitude.items()}, size))
+    # The healthy mesh (and its wear) is periodic in the tooth angle: a table of one tooth period.
+    tooth = motion.angle(1 / z_p, MIN_TABLE_SIZE)
+    machine = tooth.lookup(harmonic_table(amplitude, MIN_TABLE_SIZE))
     machine *= envelope
     name = params.get("fault", "none")
     if name == "gear_wear":
         weights = (0.3, 1.0, 1.0)
         gain = float(params["wear_mesh_gain"])
-        fault = angle.lookup(harmonic_table({h * z_p: gain * weights[h - 1] * a for h, a in amplitude.items()}, size))
+        fault = tooth.lookup(harmonic_table({h: gain * weights[h - 1] * a for h, a in amplitude.items()},
+                                            MIN_TABLE_SIZE))
         fault *= envelope
-    elif name == "gear_eccentricity":
-        fault = angle.lookup(harmonic_table(_eccentricity_orders(params, amplitude, z_p), size))
-        fault *= envelope
-    elif name == "tooth_chip":
-        chip = phases[-1] / (2 * np.pi)
-        fault = angle.lookup(_chip_table(params, amplitude, z_p, chip, size))
-        fault *= envelope
-        positions = event_revs(motion.revs[-1], events_per_rev=1.0, slip_pct=0.0, offset=chip, rng=rng)
-        fault += ring(impulses(motion, positions, float(params["chip_impact_g"])), params, fs)
+    elif name in ("gear_eccentricity", "tooth_chip"):
+        # Sidebands at the shaft rate around the mesh harmonics: tables of one revolution, holding
+        # harmonics up to the third mesh harmonic's (orders h*z_p) and its sidebands.
+        size = table_size(MESH_HARMONICS * z_p + z_p // 2)
+        angle = motion.angle(1.0, size)
+        if name == "gear_eccentricity":
+            fault = angle.lookup(harmonic_table(_eccentricity_orders(params, amplitude, z_p), size))
+            fault *= envelope
+        else:
+            chip = phases[-1] / (2 * np.pi)
+            carrier = angle.lookup(_chip_table(params, amplitude, z_p, chip, size))
+            carrier *= envelope
+            positions = event_revs(motion.total_revs, events_per_rev=1.0, slip_pct=0.0, offset=chip, rng=rng)
+            fault = ring(impulses(motion, positions, float(params["chip_impact_g"])), params, fs)
+            fault += carrier
     else:
-        fault = np.zeros(motion.n)
+        fault = None
     return machine, fault
 
 
@@ -122,21 +130,20 @@ def _eccentricity_orders(params: Mapping[str, Any], amplitude: Mapping[int, comp
     """
     phase = float(params["gear_phase_rad"][-1])
     depth, beta = float(params["eccentricity_am_depth"]), float(params["eccentricity_pm_rad"])
-    orders: dict[int, complex] = {}
-
-    def add(order: int, c: complex) -> None:
-        orders[order] = orders.get(order, 0) + c
-
+    reaches = {h: int(np.ceil(abs(h * beta))) + 12 for h in amplitude}  # J_m(h*beta) is negligible beyond
+    low = min((h * z_p - reach - 1 for h, reach in reaches.items()), default=0)
+    high = max((h * z_p + reach + 1 for h, reach in reaches.items()), default=0)
+    spectrum = np.zeros(high - low + 1, complex)  # orders low..high
     for h, a in amplitude.items():
-        reach = int(np.ceil(abs(h * beta))) + 12  # J_m(h*beta) is negligible beyond
-        for m in range(-reach, reach + 1):
-            c = a * 1j ** m * jv(m, h * beta) * np.exp(1j * m * phase)
-            add(h * z_p + m, c)
-            # The AM: a cos(u) shifts each component half up and half down by one order.
-            add(h * z_p + m + 1, 0.5 * depth * np.exp(1j * phase) * c)
-            add(h * z_p + m - 1, 0.5 * depth * np.exp(-1j * phase) * c)
-        add(h * z_p, -a)
-    return orders
+        m = np.arange(-reaches[h], reaches[h] + 1)
+        c = a * np.array([1, 1j, -1, -1j])[m % 4] * jv(m, h * beta) * np.exp(1j * m * phase)
+        at = h * z_p + m - low
+        spectrum[at] += c  # distinct orders: no repeated index within one harmonic
+        # The AM: a cos(u) shifts each component half up and half down by one order.
+        spectrum[at + 1] += 0.5 * depth * np.exp(1j * phase) * c
+        spectrum[at - 1] += 0.5 * depth * np.exp(-1j * phase) * c
+        spectrum[h * z_p - low] -= a
+    return {int(k) + low: complex(spectrum[k]) for k in np.flatnonzero(spectrum)}
 
 
 def _chip_table(params: Mapping[str, Any], amplitude: Mapping[int, complex], z_p: int, chip: float,

@@ -22,7 +22,7 @@ import numpy as np
 from errors import FaultsynthError
 from generators.base import FaultSpec
 from generators.parameters import FaultParameter, Fixed, Parameter
-from generators.vibration_dsp import ShaftMotion, tones
+from generators.vibration_dsp import ShaftMotion, cosine, tones
 
 FAULTS: dict[str, FaultSpec] = {
     "broken_rotor_bar": FaultSpec(
@@ -80,7 +80,8 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
 
     Returns
     -------
-    machine, fault : ndarray, shape (motion.n,), float64, g
+    machine : ndarray, shape (motion.n,), float32, g
+    fault : ndarray, shape (motion.n,), float32, g; None for no motor fault
     """
     del rng  # deterministic
     n, fs = motion.n, motion.sample_rate
@@ -92,25 +93,26 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
                               f"({nyquist:.0f} Hz): raise the sample rate")
     ph = np.exp(1j * np.asarray(params["motor_phase_rad"]))
     a2 = float(params["line_2f_g"])
-    machine = tones([(f, a2 * float(params["line_1f_ratio"]) * ph[1]), (2 * f, a2 * ph[0])], n, fs)
+    machine = tones([(f, a2 * float(params["line_1f_ratio"]) * ph[1]), (2 * f, a2 * ph[0])], n, fs, np.float32)
     name = params.get("fault", "none")
     if name == "broken_rotor_bar":
         b = float(params["rotor_bar_sideband_g"])
         # (1 +/- 2s) f around the line, and f_r +/- 2sf (pole-pass sidebands: 1x times the beat at
         # twice the slip frequency) around 1x.
-        fault = motion.order_sum({1: b * ph[4]})
-        fault *= tones([(2 * s * f, 1.0)], n, fs)
-        fault += tones([((1 + 2 * s) * f, b * ph[2]), ((1 - 2 * s) * f, b * ph[3])], n, fs)
+        fault = cosine(motion.cycles(), abs(b * ph[4]), np.angle(b * ph[4]))
+        fault *= tones([(2 * s * f, 1.0)], n, fs, np.float32)
+        fault += tones([((1 + 2 * s) * f, b * ph[2]), ((1 - 2 * s) * f, b * ph[3])], n, fs, np.float32)
     elif name == "motor_eccentricity":
         e = float(params["eccentricity_2f_g"])
         # Static part in phase with the healthy 2f hum; dynamic part as sidebands at 2f +/- f_r:
         # Re(line**2 * d) with d = ph2 exp(j angle) + ph3 exp(-j angle) of the shaft.
-        d_re = motion.order_sum({1: 0.3 * e * (ph[2] + np.conj(ph[3]))})
-        d_im = motion.order_sum({1: 0.3 * e * (-1j * ph[2] + 1j * np.conj(ph[3]))})
-        d_re *= tones([(2 * f, 1.0)], n, fs)
-        d_im *= tones([(2 * f, -1j)], n, fs)
+        c_re, c_im = 0.3 * e * (ph[2] + np.conj(ph[3])), 0.3 * e * (-1j * ph[2] + 1j * np.conj(ph[3]))
+        d_re = cosine(motion.cycles(), abs(c_re), np.angle(c_re))
+        d_im = cosine(motion.cycles(), abs(c_im), np.angle(c_im))
+        d_re *= tones([(2 * f, 1.0)], n, fs, np.float32)
+        d_im *= tones([(2 * f, -1j)], n, fs, np.float32)
         fault = np.subtract(d_re, d_im, out=d_re)
-        fault += tones([(2 * f, e * ph[0])], n, fs)
+        fault += tones([(2 * f, e * ph[0])], n, fs, np.float32)
     else:
-        fault = np.zeros(n)
+        fault = None
     return machine, fault

@@ -54,8 +54,9 @@ class RotatingMachine:
         Machine name (``"bearing"`` or ``"gearbox"``).
     components : tuple of module
         Component modules (``shaft``, ``bearing``, ``motor``, ``gear``), each with
-        ``FAULTS``, ``DECLARATIONS`` and ``render``, and optionally ``derive`` (parameters
-        computed from the drawn ones) and ``characteristic_frequencies``.
+        ``FAULTS``, ``DECLARATIONS`` and ``render`` (machine and fault parts, float32 or float64;
+        the fault part None when the component has no fault to render), and optionally ``derive``
+        (parameters computed from the drawn ones) and ``characteristic_frequencies``.
     default_sample_rate : int
         Hz.
     """
@@ -145,17 +146,17 @@ class RotatingMachine:
             raise FaultsynthError(f"a clip needs at least 2 samples, got duration {duration_s} s at {sample_rate} Hz")
         self.check_frequencies(params, sample_rate)
         motion = shaft_motion(params, n_samples=n, sample_rate=sample_rate)
-        machine = fault = None
+        # Components render in float32 or float64; the parts are summed in float64 arrays of their own
+        # (not rows of the motion's scratch block, which the parts would otherwise keep alive).
+        machines, faults = [], []
         for component, child in zip(self.components, rng.spawn(len(self.components))):
             part_machine, part_fault = component.render(params, motion=motion, rng=child)
-            # Accumulate into the first component's (freshly allocated) arrays.
-            if machine is None:
-                machine, fault = part_machine, part_fault
-            else:
-                machine += part_machine
-                fault += part_fault
+            machines.append(part_machine)
+            if part_fault is not None:
+                faults.append(part_fault)
+        machine, fault = _sum(machines, n), _sum(faults, n)
         if isinstance(params, MutableMapping):
-            velocity = velocity_rms_mm_s(machine + fault, sample_rate)
+            velocity = velocity_rms_mm_s(np.add(machine, fault, out=motion.scratch(np.float32)), sample_rate)
             params["velocity_rms_mm_s"] = velocity
             params["iso10816_zone"] = iso10816_zone(velocity)
         return Parts(machine=machine, fault=fault, events=[])
@@ -173,6 +174,27 @@ class RotatingMachine:
                 frequencies.update(component.characteristic_frequencies(params))
         for name, value in frequencies.items():
             check_below_nyquist(name, value, sample_rate)
+
+
+def _sum(parts: list[np.ndarray], n: int) -> np.ndarray:
+    """Sum of float32/float64 arrays of ``n`` samples as a new float64 array (zeros if there are none).
+
+    The float32 parts are summed in float32 first (their own precision), so that one float64 pass adds them.
+    """
+    singles = [p for p in parts if p.dtype == np.float32]
+    doubles = [p for p in parts if p.dtype != np.float32]
+    if len(singles) > 1:
+        single = np.add(singles[0], singles[1])
+        for part in singles[2:]:
+            single += part
+        singles = [single]
+    parts = singles + doubles
+    if not parts:
+        return np.zeros(n)
+    total = np.add(parts[0], parts[1], dtype=np.float64) if len(parts) > 1 else parts[0].astype(np.float64)
+    for part in parts[2:]:
+        total += part
+    return total
 
 
 BEARING = RotatingMachine(name="bearing", components=(shaft, bearing, motor))

@@ -30,6 +30,7 @@ import numpy as np
 from scipy.signal import butter, sosfilt
 
 from errors import FaultsynthError
+from generators.vibration_dsp import gaussian
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,8 @@ def _accelerometer(part: Accelerometer, x: np.ndarray, *, sample_rate: int, rng:
                               f"data rate {part.max_odr_hz:.0f} Hz: expected --sample-rate <= {part.max_odr_hz:.0f}")
     bandwidth = part.bandwidth_hz(sample_rate)
     noise_density_g = part.noise_density_ug * 1e-6
-    noise = rng.standard_normal(x.size) * noise_density_g * np.sqrt(sample_rate / 2)
+    noise = gaussian(rng, x.size)
+    noise *= np.float32(noise_density_g * np.sqrt(sample_rate / 2))
     y = _lowpass(x + noise, bandwidth, sample_rate)
     y = np.clip(y, -part.range_g, part.range_g)
     y = _quantise(y, part.lsb_g, part.adc_bits)

@@ -64,7 +64,7 @@ DECLARATIONS: tuple[Parameter, ...] = (
 
 
 def _orders_sum(motion: ShaftMotion, orders_mm_s: Mapping[float, complex]) -> np.ndarray:
-    """Acceleration (g) of shaft-order components given as {order: complex peak velocity mm/s}.
+    """Acceleration (g, float32) of shaft-order components given as {order: complex peak velocity mm/s}.
 
     Orders at or above Nyquist are dropped; orders are multiples of 1/2.
     """
@@ -88,7 +88,8 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
 
     Returns
     -------
-    machine, fault : ndarray, shape (motion.n,), float64, g
+    machine : ndarray, shape (motion.n,), float32, g
+    fault : ndarray, shape (motion.n,), float32 or float64, g; None for no shaft fault
     """
     phases = params["shaft_phase_rad"]
     decay = float(params["harmonic_decay"])
@@ -117,15 +118,16 @@ def render(params: Mapping[str, Any], *, motion: ShaftMotion, rng: np.random.Gen
     elif fault_name == "rub":
         v = float(params["rub_subharmonic_mm_s"])
         orders.update({0.5: v * phi, 1.5: 0.5 * v * phi ** 3})
-        positions = event_revs(motion.revs[-1], events_per_rev=1.0, slip_pct=float(params["rub_slip_pct"]),
+        positions = event_revs(motion.total_revs, events_per_rev=1.0, slip_pct=float(params["rub_slip_pct"]),
                                offset=float(params["fault_phase_rad"]) / (2 * np.pi), rng=rng)
         impacts = ring(impulses(motion, positions, float(params["rub_impact_g"])), params, motion.sample_rate)
-    fault = _orders_sum(motion, orders)
+    fault = _orders_sum(motion, orders) if orders else None
     if impacts is not None:
-        fault += impacts
+        fault = impacts if fault is None else np.add(impacts, fault, out=impacts)
     if fault_name == "looseness":
-        # The loose part hits a stop on one side: truncate the positive peaks of the motion.
-        total = np.add(machine, fault, out=fault)
+        # The loose part hits a stop on one side: truncate the positive peaks of the motion (in float64, so
+        # that machine + fault is flat at the stop to the last bit).
+        total = np.add(machine, fault, dtype=np.float64)
         limit = (1 - float(params["looseness_clip_fraction"])) * total.max()
         np.minimum(total, limit, out=total)
         fault = np.subtract(total, machine, out=total)

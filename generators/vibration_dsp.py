@@ -1,9 +1,12 @@
 """Signal building blocks shared by the vibration generators.
 
 Phasors of the shaft angle, periodic functions of it looked up in tables,
-sums of sinusoids, impact trains placed in shaft revolutions (with random
-slip), structural resonances, and unit conversions. Everything is vectorised:
-no Python loop runs per sample or per impact.
+sums of sinusoids, Gaussian noise, impact trains placed in shaft revolutions
+(with random slip), structural resonances, and unit conversions. Everything is
+vectorised: no Python loop runs per sample or per impact. Signals are built in
+float32 where its 1e-7 relative precision is ample (tables, tones, noise);
+phases are wrapped to one period in float64 first, and the resonances run in
+float64.
 """
 
 from __future__ import annotations
@@ -22,8 +25,6 @@ STANDARD_GRAVITY = 9.80665
 MIN_TABLE_SIZE = 4096
 #: Rows of a clip's scratch block (:meth:`ShaftMotion.scratch`): revs, phase indices, temporaries.
 SCRATCH_ROWS = 16
-#: Adding this to a float64 of magnitude below 2**51 rounds it to an integer held in the low mantissa bits.
-_ROUNDER = 1.5 * 2.0 ** 52
 
 
 def velocity_to_g(velocity_mm_s: float, frequency_hz: float) -> float:
@@ -50,30 +51,44 @@ def tone(frequency_hz: float, n_samples: int, sample_rate: int) -> np.ndarray:
     return np.outer(coarse, fine).ravel()[:n_samples]
 
 
-def tones(components: Sequence[tuple[float, complex]], n_samples: int, sample_rate: float) -> np.ndarray:
+def tones(components: Sequence[tuple[float, complex]], n_samples: int, sample_rate: float,
+          dtype: type = np.float64) -> np.ndarray:
     """Sum of sinusoids ``Re(c * exp(2j*pi*f*t))`` over ``(f, c)`` in ``components``.
 
     Each is built like :func:`tone` but in real arithmetic,
     ``Re(c C_k F_j) = Re(c C_k) Re(F_j) - Im(c C_k) Im(F_j)``: two outer
-    products (accurate to ~1e-15 of ``|c|``).
+    products (accurate to ~1e-15 of ``|c|`` in float64, ~1e-7 in float32; the
+    phases are formed in float64 either way).
 
     Returns
     -------
-    ndarray, shape (n_samples,), float64
+    ndarray, shape (n_samples,), ``dtype`` (float64 or float32)
     """
     out = part = None
     for frequency_hz, c in components:
         coarse, fine = _coarse_fine(frequency_hz, n_samples, sample_rate)
         coarse *= c
+        coarse_re, coarse_im = coarse.real.astype(dtype), coarse.imag.astype(dtype)
+        fine_re, fine_im = fine.real.astype(dtype), fine.imag.astype(dtype)
         if out is None:
-            out = np.multiply.outer(coarse.real, fine.real)
+            out = np.multiply.outer(coarse_re, fine_re)
             part = np.empty_like(out)
         else:
-            out += np.multiply.outer(coarse.real, fine.real, out=part)
-        out -= np.multiply.outer(coarse.imag, fine.imag, out=part)
+            out += np.multiply.outer(coarse_re, fine_re, out=part)
+        out -= np.multiply.outer(coarse_im, fine_im, out=part)
     if out is None:
-        return np.zeros(n_samples)
+        return np.zeros(n_samples, dtype)
     return out.reshape(-1)[:n_samples]
+
+
+def cosine(cycles: np.ndarray, amplitude: float, phase_rad: float, out: np.ndarray | None = None) -> np.ndarray:
+    """``amplitude * cos(2 pi cycles + phase_rad)``, float32, from a phase wrapped to one period
+    (:meth:`ShaftMotion.cycles`): cheaper than a table lookup for a single harmonic."""
+    out = np.multiply(cycles, np.float32(2 * np.pi), out=out)
+    out += np.float32(phase_rad)
+    np.cos(out, out=out)
+    out *= np.float32(amplitude)
+    return out
 
 
 def table_size(max_order: float) -> int:
@@ -86,12 +101,13 @@ def table_size(max_order: float) -> int:
 
 
 def harmonic_table(coefficients: Mapping[int, complex], size: int) -> np.ndarray:
-    """One period of ``Re(sum_k c_k exp(2j*pi*k*x))`` at ``x = j/size``, float64.
+    """One period of ``Re(sum_k c_k exp(2j*pi*k*x))`` at ``x = j/size``, float32.
 
-    Built by one inverse FFT of the sparse spectrum. Orders are integers with
+    Built by one inverse FFT of the sparse spectrum, in float32 (tables are looked up in
+    float32, :class:`PhaseIndex`). Orders are integers with
     ``|k| < size/2``; a negative order is the same as ``conj(c)`` at ``-k``.
     """
-    spectrum = np.zeros(size // 2 + 1, complex)
+    spectrum = np.zeros(size // 2 + 1, np.complex64)
     for k, c in coefficients.items():
         if k > 0:
             spectrum[k] += c / 2
@@ -103,55 +119,58 @@ def harmonic_table(coefficients: Mapping[int, complex], size: int) -> np.ndarray
 
 
 class PhaseIndex:
-    """Positions of a phase signal in a table of one period of ``size`` points.
+    """Positions of a cyclic phase in a table of one period of ``size`` points.
 
-    A periodic function of the phase is then evaluated at every sample with two
-    gathers and a multiply-add, whatever its harmonic content, instead of
+    A periodic function of the phase is then evaluated at every sample with one
+    gather and a multiply-add, whatever its harmonic content, instead of
     transcendental functions or complex arithmetic over the whole signal.
 
     Parameters
     ----------
-    phase : ndarray, float64
-        Phase signal, in units of ``period`` (below 2**51 table steps in magnitude).
+    cycles : ndarray, float32, within [0, 1]
+        Phase as a fraction of a period (:meth:`ShaftMotion.cycles`).
     size : int
-        Table length, a power of two (see :func:`table_size`).
-    period : float
-        Phase change over one period of the looked-up functions.
+        Table length, a power of two (see :func:`table_size`): ``cycles * size``
+        is then exact in float32.
     work : (ndarray, ndarray, ndarray), optional
-        Three float64 arrays shaped like ``phase`` to hold the offsets, the
-        indices and the lookups' temporary (the last may be shared between
-        indices that are not used concurrently).
+        Scratch rows (float64, shaped like ``cycles``) for the offsets, the
+        indices and the lookups' gathers (the last may be shared between indices
+        that are not used concurrently).
     """
 
-    def __init__(self, phase: np.ndarray, size: int, *, period: float = 1.0,
+    def __init__(self, cycles: np.ndarray, size: int, *,
                  work: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None):
         self.size = int(size)
-        fraction, index, self._step = work or (np.empty(phase.shape), np.empty(phase.shape), np.empty(phase.shape))
-        np.multiply(phase, self.size / period, out=fraction)
-        np.add(fraction, _ROUNDER, out=self._step)
-        self.index = index.view(np.int64)
-        np.bitwise_and(self._step.view(np.int64), self.size - 1, out=self.index)  # nearest point, wrapped
-        self._step -= _ROUNDER
-        fraction -= self._step
-        self.fraction = fraction  # offset from that point, in table steps, within [-0.5, 0.5]
+        fraction, index, gathered = work or (np.empty(cycles.shape), np.empty(cycles.shape),
+                                             np.empty(cycles.shape))
+        n = cycles.size
+        position = np.multiply(cycles, np.float32(self.size), out=fraction.view(np.float32)[:n])
+        whole = np.floor(position, out=gathered.view(np.float32)[:n])
+        self.index = index.view(np.int64)[:n]
+        np.copyto(self.index, whole, casting="unsafe")  # table point at or below, 0..size
+        self.fraction = np.subtract(position, whole, out=position)  # offset from that point, in steps, [0, 1)
+        self._gathered = gathered.view(np.complex64)[:n]
 
-    def lookup(self, table: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def lookup(self, table: np.ndarray) -> np.ndarray:
         """Values of the periodic function tabulated in ``table`` (shape (size,)) at every sample.
 
-        Second-order accurate: the table value plus the offset times the central
-        difference (error below ``(pi*k/size)**2/2`` of a harmonic ``k``'s amplitude).
+        Linear interpolation between table points (error below ``(pi*k/size)**2/2`` of a
+        harmonic ``k``'s amplitude). Table point and step to the next are gathered together
+        (interleaved as one complex64).
 
         Returns
         -------
-        ndarray, float64, same shape as the phase (``out`` if given).
+        ndarray, float32, same shape as the phase.
         """
-        slope = np.roll(table, -1)
-        slope -= np.roll(table, 1)
-        slope *= 0.5
-        out = np.take(table, self.index, out=out)
-        np.take(slope, self.index, out=self._step)
-        self._step *= self.fraction
-        out += self._step
+        pairs = np.empty(self.size + 1, np.complex64)
+        pairs.real[:-1] = table
+        pairs.real[-1] = table[0]  # a phase of exactly one period
+        pairs.imag[:-1] = np.diff(pairs.real)
+        pairs.imag[-1] = 0
+        # Indices lie within 0..size, so "wrap" never wraps: it only skips the bounds check of "raise".
+        gathered = np.take(pairs, self.index, out=self._gathered, mode="wrap")
+        out = np.multiply(gathered.imag, self.fraction)
+        out += gathered.real
         return out
 
 
@@ -161,15 +180,14 @@ class ShaftMotion:
     The shaft turns at ``shaft_hz * (1 + d(t))`` where ``d`` is a slow speed
     fluctuation. The slow part of the angle (the "wander", in revolutions) is
     kept on a coarse grid of one value every ``step`` samples and interpolated
-    linearly, so phasors of any shaft order are built without a full-length
-    ``exp``: ``exp(2j*pi*k*revs) = tone(k*shaft_hz) * interp(exp(2j*pi*k*wander))``.
-    Sums of many shaft orders are cheaper looked up in a table of one
-    revolution (:meth:`order_sum`, :meth:`angle`).
+    linearly. Periodic functions of the angle are looked up in a table of one
+    period (:meth:`order_sum`, :meth:`angle`) from the phase wrapped to one
+    period (:meth:`cycles`): the wrapping is done in float64 (the angle reaches
+    thousands of revolutions, where float32 would lose ~1e-4 rev), what follows
+    in float32 (a wrapped phase is exact to ~6e-8 of a period).
 
     Attributes
     ----------
-    revs : ndarray, shape (n,), float64
-        Shaft revolutions since the clip start (angle / 2 pi), sample by sample.
     shaft_hz : float
         Mean shaft rotation frequency (Hz).
     sample_rate : int
@@ -188,47 +206,92 @@ class ShaftMotion:
         # and keeps their pages mapped, so later clips do not pay a page fault per fresh 4 KiB.
         blocks = wander.size - 1
         self._block = np.empty((SCRATCH_ROWS, blocks, step))
-        self._used = 1
-        # revs[k*step + j] = wander[k] + shaft_hz * k*step/fs + j * ((wander[k+1] - wander[k])/step + shaft_hz/fs),
-        # computed along k (long loops) and transposed into place.
-        start = wander[:-1] + shaft_hz * step / sample_rate * np.arange(blocks)
-        rate = np.diff(wander) / step + shaft_hz / sample_rate
-        revs = np.multiply.outer(np.arange(step), rate)
-        revs += start
-        self._block[0] = revs.T
-        self.revs = self._block[0].reshape(-1)[:self.n]
-        self._cache: dict[float, np.ndarray] = {}
+        self._used = 0
+        # Sample k*step + j is at revs start[k] + j * rate[k] (the wander is linear within a block).
+        self._start = wander[:-1] + shaft_hz * step / sample_rate * np.arange(blocks)
+        self._rate = np.diff(wander) / step + shaft_hz / sample_rate
+        self._revs: np.ndarray | None = None
+        self._cycles: dict[float, np.ndarray] = {}
         self._indices: dict[tuple[float, int], PhaseIndex] = {}
-        self._lookup_step: np.ndarray | None = None
-        self._samples: np.ndarray | None = None
+        self._gathered: np.ndarray | None = None
+        self._cache: dict[float, np.ndarray] = {}
 
-    def scratch(self) -> np.ndarray:
-        """An uninitialised float64 array of ``n`` samples, valid as long as this motion."""
+    def gaussian(self, rng: np.random.Generator) -> np.ndarray:
+        """:func:`gaussian` noise of ``n`` samples (float32) in a scratch row, valid as long as this motion."""
+        return gaussian(rng, self.n, work=self._row(np.float64).view(np.float32))
+
+    def scratch(self, dtype: type = np.float64) -> np.ndarray:
+        """An uninitialised array of ``n`` samples (float64 or float32), valid as long as this motion."""
+        return self._row(dtype)[:self.n]
+
+    def _row(self, dtype: type) -> np.ndarray:
+        """A fresh scratch row of ``blocks * step`` values of ``dtype`` (whole blocks, >= n)."""
+        size = self._rate.size * self._step
         if self._used < SCRATCH_ROWS:
             self._used += 1
-            return self._block[self._used - 1].reshape(-1)[:self.n]
-        return np.empty(self.n)
+            return self._block[self._used - 1].reshape(-1).view(dtype)[:size]
+        return np.empty(size, dtype)
+
+    @property
+    def revs(self) -> np.ndarray:
+        """Shaft revolutions since the clip start (angle / 2 pi), shape (n,), float64 (cached; do not modify)."""
+        if self._revs is None:
+            # Computed along k (long loops) and transposed into place.
+            revs = np.multiply.outer(np.arange(self._step), self._rate)
+            revs += self._start
+            row = self._row(np.float64)
+            row.reshape(self._rate.size, self._step)[...] = revs.T
+            self._revs = row[:self.n]
+        return self._revs
+
+    @property
+    def total_revs(self) -> float:
+        """Revolutions at the last sample (``revs[-1]``)."""
+        last = (self.n - 1) // self._step
+        return float(self._start[last] + (self.n - 1 - last * self._step) * self._rate[last])
+
+    def sample_times(self, positions_revs: np.ndarray) -> np.ndarray:
+        """Fractional sample numbers at which the shaft reaches ``positions_revs`` (within [0, total_revs]).
+
+        Exact inverse of the angle, which is linear within each block of ``step`` samples.
+        """
+        block = np.clip(np.searchsorted(self._start, positions_revs, side="right") - 1, 0, self._start.size - 1)
+        return block * self._step + (positions_revs - self._start[block]) / self._rate[block]
+
+    def cycles(self, period_revs: float = 1.0) -> np.ndarray:
+        """Shaft angle wrapped to one period of ``period_revs`` revolutions, in periods.
+
+        Block starts are wrapped in float64; the steps within a block (a few periods at most)
+        are added in float32 and wrapped again.
+
+        Returns
+        -------
+        ndarray, shape (n,), float32, within [0, 1] (cached; do not modify in place)
+        """
+        key = float(period_revs)
+        if key not in self._cycles:
+            start = self._start / key
+            start -= np.floor(start)
+            within = np.multiply.outer(np.arange(self._step, dtype=np.float32), (self._rate / key).astype(np.float32))
+            within += start.astype(np.float32)
+            row = self._row(np.float32)
+            row.reshape(self._rate.size, self._step)[...] = within.T
+            row -= np.floor(row, out=within.reshape(-1))
+            self._cycles[key] = row[:self.n]
+        return self._cycles[key]
 
     def angle(self, period_revs: float = 1.0, size: int = MIN_TABLE_SIZE) -> PhaseIndex:
         """:class:`PhaseIndex` of the shaft angle, for functions of period ``period_revs`` revolutions.
 
-        Cached; its arrays are scratch rows, and all indices share one lookup temporary.
+        Cached; its arrays are scratch rows, and all indices share one gather row.
         """
         key = (float(period_revs), int(size))
         if key not in self._indices:
-            if self._lookup_step is None:
-                self._lookup_step = self.scratch()
-            self._indices[key] = PhaseIndex(self.revs, key[1], period=key[0],
-                                            work=(self.scratch(), self.scratch(), self._lookup_step))
+            if self._gathered is None:
+                self._gathered = self.scratch()
+            self._indices[key] = PhaseIndex(self.cycles(key[0]), key[1],
+                                            work=(self.scratch(), self.scratch(), self._gathered))
         return self._indices[key]
-
-    @property
-    def samples(self) -> np.ndarray:
-        """Sample numbers ``0, 1, ..., n-1`` as float64 (do not modify in place)."""
-        if self._samples is None:
-            self._samples = self.scratch()
-            self._samples[:] = np.arange(self.n)
-        return self._samples
 
     def order_sum(self, coefficients: Mapping[float, complex]) -> np.ndarray:
         """Real part of ``sum_k c_k exp(2j*pi*k*revs)`` for shaft orders ``k``, multiples of 1/2.
@@ -237,11 +300,11 @@ class ShaftMotion:
 
         Returns
         -------
-        ndarray, shape (n,), float64
+        ndarray, shape (n,), float32
         """
         kept = {o: c for o, c in coefficients.items() if c != 0}
         if not kept:
-            return np.zeros(self.n)
+            return np.zeros(self.n, np.float32)
         period = 1 if all(float(o).is_integer() for o in kept) else 2
         orders = {round(period * o): c for o, c in kept.items()}
         size = table_size(max(orders))
@@ -341,6 +404,53 @@ def harmonic_sum(base: np.ndarray, coefficients: Mapping[int, complex]) -> np.nd
     return acc.real.copy()
 
 
+def gaussian(rng: np.random.Generator, n_samples: int, work: np.ndarray | None = None) -> np.ndarray:
+    """Standard normal samples by the Box-Muller transform in float32.
+
+    ``sqrt(-2 ln u1) * (sin, cos)(2 pi u2)`` of float32 uniforms: about four times faster
+    than ``rng.standard_normal`` (float32 ``log``, ``cos`` and ``sin`` are vectorised). The
+    uniforms' 2**-24 resolution limits ``|x|`` to 5.8 (a standard normal exceeds that once
+    in 1.5e8 samples); the pairs are independent, so the noise is white. Deterministic for a
+    given ``rng`` state.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    n_samples : int
+    work : ndarray, float32, optional
+        At least ``3 * ceil(n_samples / 2)`` values to compute in (the result is a view of it).
+
+    Returns
+    -------
+    ndarray, shape (n_samples,), float32
+    """
+    half = (n_samples + 1) // 2
+    if work is None:
+        work = np.empty(3 * half, np.float32)
+    uniform = rng.random(out=work[:2 * half], dtype=np.float32)
+    radius, angle, sine = uniform[:half], uniform[half:], work[2 * half:3 * half]
+    np.subtract(np.float32(1), radius, out=radius)  # (0, 1]: the logarithm stays finite
+    np.log(radius, out=radius)
+    radius *= np.float32(-2)
+    np.sqrt(radius, out=radius)
+    angle *= np.float32(2 * np.pi)
+    np.sin(angle, out=sine)
+    np.cos(angle, out=angle)
+    angle *= radius
+    np.multiply(sine, radius, out=radius)
+    return uniform[:n_samples]
+
+
+def standard_deviation(x: np.ndarray) -> float:
+    """Standard deviation of ``x`` (1-d) from two reductions, without a centred copy.
+
+    The sum of squares is an ``einsum`` (numpy's own loop: unlike a BLAS dot product,
+    its summation order does not depend on the number of threads).
+    """
+    mean = float(np.sum(x, dtype=np.float64)) / x.size
+    return float(np.sqrt(max(float(np.einsum("i,i->", x, x)) / x.size - mean * mean, 0.0)))
+
+
 def resonance_coefficients(resonance_hz: float, damping_ratio: float, sample_rate: int
                            ) -> tuple[np.ndarray, np.ndarray]:
     """IIR coefficients of a unit-peak decaying resonance.
@@ -381,9 +491,16 @@ def structure_filter(params: Mapping[str, Any], sample_rate: int) -> tuple[np.nd
 
 
 def ring(x: np.ndarray, params: Mapping[str, Any], sample_rate: int) -> np.ndarray:
-    """Pass ``x`` (impulses or noise) through the structural resonances (:func:`structure_filter`)."""
+    """Pass ``x`` (impulses or noise, float32 or float64) through the structural resonances
+    (:func:`structure_filter`), in float64 (the resonances' poles lie close to the unit circle).
+
+    Returns
+    -------
+    ndarray, shape like ``x``, float64
+    """
     b, a = structure_filter(params, sample_rate)
-    return lfilter(b, a, x)
+    # Converted first: lfilter on float32 input with float64 coefficients takes a path twice as slow.
+    return lfilter(b, a, np.asarray(x, dtype=np.float64))
 
 
 def event_revs(total_revs: float, *, events_per_rev: float, slip_pct: float, offset: float,
@@ -435,9 +552,7 @@ def impulses(motion: ShaftMotion, positions_revs: np.ndarray, amplitudes: np.nda
     -------
     ndarray, shape (motion.n,), float64 (memory of ``motion``'s scratch block)
     """
-    # revs is increasing, so invert it by interpolation.
-    times = np.interp(positions_revs, motion.revs, motion.samples)
-    index = np.minimum(np.rint(times).astype(np.int64), motion.n - 1)
+    index = np.clip(np.rint(motion.sample_times(positions_revs)).astype(np.int64), 0, motion.n - 1)
     train = motion.scratch()
     train.fill(0.0)
     np.add.at(train, index, np.broadcast_to(amplitudes, index.shape))
@@ -456,6 +571,7 @@ def load_zone(angle_rad: np.ndarray, *, half_angle_deg: float, unloaded_fraction
     ndarray, float64, in [unloaded_fraction, 1].
     """
     limit = np.deg2rad(half_angle_deg)
-    a = np.angle(np.exp(1j * np.asarray(angle_rad)))  # wrap to (-pi, pi]
+    a = np.asarray(angle_rad, dtype=float)
+    a = a - 2 * np.pi * np.rint(a / (2 * np.pi))  # wrapped to [-pi, pi]
     q = np.clip(1 - (1 - np.cos(a)) / (1 - np.cos(limit)), 0, 1) ** 1.5
     return unloaded_fraction + (1 - unloaded_fraction) * q

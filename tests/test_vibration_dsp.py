@@ -87,3 +87,56 @@ def test_load_zone_is_one_at_the_centre_and_floor_outside():
     assert q[0] == pytest.approx(1.0) and q[-1] == pytest.approx(1.0)
     assert 0.1 < q[2] < q[1] < 1.0
     assert q[3] == pytest.approx(0.1) and q[4] == pytest.approx(0.1)
+
+
+def test_gaussian_noise_is_standard_normal_white_and_deterministic():
+    from scipy.stats import kurtosis, skew
+
+    from generators.vibration_dsp import gaussian
+
+    x = gaussian(np.random.default_rng(5), 200001)
+    assert x.dtype == np.float32 and x.shape == (200001,)
+    np.testing.assert_array_equal(x, gaussian(np.random.default_rng(5), 200001))
+    assert abs(x.mean()) < 0.01 and x.std() == pytest.approx(1, abs=0.01)
+    assert abs(skew(x)) < 0.03 and abs(kurtosis(x)) < 0.06  # excess kurtosis of a normal: 0
+    # 1.96 sigma two-sided: 5 % of a normal's samples
+    assert np.mean(np.abs(x) > 1.96) == pytest.approx(0.05, abs=0.002)
+    # white: no correlation between neighbours, nor between the two halves of each Box-Muller pair
+    assert abs(np.corrcoef(x[:-1], x[1:])[0, 1]) < 0.01
+    assert abs(np.corrcoef(x[:100000] ** 2, x[100001:200001] ** 2)[0, 1]) < 0.01
+
+
+def test_wrapped_angle_and_table_lookup_match_the_direct_functions():
+    from generators.vibration_dsp import cosine, harmonic_table, table_size
+
+    fs, n = 16000, 160000
+    params = dict(shaft_hz=59.7, speed_fluctuation_pct=0.3, speed_fluctuation_hz=0.7,
+                  speed_fluctuation_phase_rad=[0.3, 1.2])
+    motion = shaft_motion(params, n_samples=n, sample_rate=fs)
+    revs = motion.revs
+    assert motion.total_revs == revs[-1]
+    for period in (1.0, 1 / 37, 2.5):
+        cycles = motion.cycles(period).astype(float)
+        assert cycles.min() >= 0 and cycles.max() < 1
+        wrapped = np.abs(cycles - revs / period % 1)
+        assert np.minimum(wrapped, 1 - wrapped).max() < 1e-6  # float32 rounding of a few periods within a block
+    coefficients = {1: 0.5 + 0.2j, 4: -0.1j, 37: 0.05, 111: 0.02 - 0.01j}
+    size = table_size(111)
+    looked_up = motion.angle(1.0, size).lookup(harmonic_table(coefficients, size))
+    direct = sum((c * np.exp(2j * np.pi * k * revs)).real for k, c in coefficients.items())
+    np.testing.assert_allclose(looked_up, direct, atol=2e-5)
+    np.testing.assert_allclose(cosine(motion.cycles(1 / 37), 0.3, 0.7), 0.3 * np.cos(2 * np.pi * 37 * revs + 0.7),
+                               atol=2e-6)
+    positions = np.sort(np.random.default_rng(1).uniform(0, revs[-1], 500))
+    times = motion.sample_times(positions)
+    np.testing.assert_allclose(times, np.interp(positions, revs, np.arange(n)), atol=1e-6)
+
+
+def test_band_bins_of_the_half_length_transform_match_the_real_fft():
+    from generators.vibration_analysis import _rfft_bins
+
+    for n, bins in ((160000, np.arange(1, 10001)), (160000, np.arange(10, 1001)), (12001, np.arange(3, 751)),
+                    (4096, np.arange(1, 2048))):
+        x = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+        expected = np.fft.rfft(x.astype(float))[bins]
+        np.testing.assert_allclose(_rfft_bins(x, bins), expected, atol=2e-6 * np.abs(expected).max())
