@@ -232,44 +232,60 @@ def ball_signature() -> None:
               f"baseline: {np.median(inj):4.1f}); seed 3: {lines(r.signal, 1797 / 60, RATE)}")
 
 
+BALL_BAND_HZ = (2000.0, 5500.0)
+_BALL_SOS = butter(4, BALL_BAND_HZ, btype="bandpass", fs=RATE, output="sos")
+
+
+def ball_measures(x: np.ndarray, fr: float) -> tuple[float, float, float]:
+    """Kurtosis (median over 1-s segments) and envelope modulation at FTF and 2xBSF, all in 2-5.5 kHz."""
+    y = segments(sosfiltfilt(_BALL_SOS, x - x.mean()))
+    return (float(np.median(kurtosis(y, axis=1))), envelope_modulation(x, RATE, ORDERS["ftf"] * fr, band_hz=BALL_BAND_HZ),
+            envelope_modulation(x, RATE, 2 * ORDERS["bsf"] * fr, band_hz=BALL_BAND_HZ))
+
+
+def synthetic_ball_cells() -> np.ndarray:
+    """:func:`ball_measures` of 12 synthetic ball-fault clips (3 s, the three defect sizes in turn), shape (12, 3)."""
+    return np.array([ball_measures(render_clip("bearing", fault="ball", severity=SEVERITY_OF[SIZES_IN[seed % 3]],
+                                               duration_s=3.0, sample_rate=RATE, seed=seed, fixed=FIXED).signal,
+                                   FIXED["rpm"] / 60) for seed in range(12)])
+
+
 def ball_modulation() -> None:
     print("\n   Ball faults, 2-5.5 kHz: kurtosis, envelope modulation at FTF and at 2xBSF")
-    band = (2000.0, 5500.0)
-    sos = butter(4, band, btype="bandpass", fs=RATE, output="sos")
-
-    def row(x: np.ndarray, fr: float) -> tuple[float, float, float]:
-        y = segments(sosfiltfilt(sos, x - x.mean()))
-        return (float(np.median(kurtosis(y, axis=1))), envelope_modulation(x, RATE, ORDERS["ftf"] * fr, band_hz=band),
-                envelope_modulation(x, RATE, 2 * ORDERS["bsf"] * fr, band_hz=band))
-
     for path in sorted(CWRU.glob("*Drive_End_B0*.mat")):
         x, rpm = de_at_12k(path)
-        print(f"  {path.name:<34}" + "  ".join(f"{v:6.2f}" for v in row(x, rpm / 60)))
-    cells = np.array([row(render_clip("bearing", fault="ball", severity=SEVERITY_OF[SIZES_IN[seed % 3]], duration_s=3.0,
-                                      sample_rate=RATE, seed=seed, fixed=FIXED).signal, FIXED["rpm"] / 60)
-                      for seed in range(12)])
+        print(f"  {path.name:<34}" + "  ".join(f"{v:6.2f}" for v in ball_measures(x, rpm / 60)))
+    cells = synthetic_ball_cells()
     print("  synthetic ball (median, range of 12)" + "  ".join(f"{np.median(c):6.2f} ({c.min():.2f}-{c.max():.2f})"
                                                        for c in cells.T))
+
+
+def impact_measures(x: np.ndarray, rpm: float, fault: str) -> tuple[float, float, float]:
+    """Race-fault strike strength variation at the shaft rate and per rolling element (relative RMS), and the
+    timing jitter (% of the strike period)."""
+    fr = rpm / 60
+    rate = ORDERS["bpfo" if fault == "outer_race" else "bpfi"] * fr
+    element = ORDERS["ftf"] * fr if fault == "outer_race" else fr - ORDERS["ftf"] * fr
+    t, h = impact_train(x, RATE, rate)
+    return periodic_variation(t, h, fr, 12), periodic_variation(t, h, element, 9), 100 * spacing_jitter(t, h, rate)
+
+
+def synthetic_impact_cells(fault: str) -> np.ndarray:
+    """:func:`impact_measures` of 12 synthetic clips (4 s, severity 0.296), shape (12, 3)."""
+    return np.array([impact_measures(render_clip("bearing", fault=fault, severity=0.296, duration_s=4.0,
+                                                 sample_rate=RATE, seed=seed, fixed=FIXED).signal, FIXED["rpm"], fault)
+                     for seed in range(12)])
 
 
 def impact_trains() -> None:
     print("\n   Race-fault impact trains: strength variation at the shaft rate / per rolling element (relative "
           "RMS), timing jitter (% of the period)")
-
-    def row(x: np.ndarray, rpm: float, fault: str) -> tuple[float, float, float]:
-        fr = rpm / 60
-        rate = ORDERS["bpfo" if fault == "outer_race" else "bpfi"] * fr
-        element = ORDERS["ftf"] * fr if fault == "outer_race" else fr - ORDERS["ftf"] * fr
-        t, h = impact_train(x, RATE, rate)
-        return periodic_variation(t, h, fr, 12), periodic_variation(t, h, element, 9), 100 * spacing_jitter(t, h, rate)
-
     for path, fault, size in fault_files():
         if fault != "ball":
             x, rpm = de_at_12k(path)
-            print(f"  {path.name:<34}" + "  ".join(f"{v:5.2f}" for v in row(x, rpm, fault)))
+            print(f"  {path.name:<34}" + "  ".join(f"{v:5.2f}" for v in impact_measures(x, rpm, fault)))
     for fault in ("outer_race", "inner_race"):
-        cells = np.array([row(render_clip("bearing", fault=fault, severity=0.296, duration_s=4.0, sample_rate=RATE,
-                                          seed=seed, fixed=FIXED).signal, FIXED["rpm"], fault) for seed in range(12)])
+        cells = synthetic_impact_cells(fault)
         print(f"  synthetic {fault:<24}" + "  ".join(f"{np.median(c):5.2f} ({c.min():.2f}-{c.max():.2f})"
                                                    for c in cells.T) + "  (median, range of 12 clips)")
 
