@@ -55,6 +55,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -66,11 +67,13 @@ from datasets.audio import Channel, load_audio
 from datasets import limits
 from datasets.executor import check_scheduler, executor, processes_here
 from datasets.layout import ClipNumbers, write_clip
-from datasets.manifest import DATASET_JSON, EVENTS_NAME, find_meta_file, meta_file, write_events, write_manifest
+from datasets.manifest import (DATASET_JSON, EVENTS_NAME, MANIFEST_NAME, META_DIR, find_meta_file, meta_file,
+                               write_events, write_manifest)
 from datasets.loaders import unreadable
 from datasets.plan import DatasetPlan
 from datasets.output_folder import check_output_path, replaced_folder
 from datasets.records import ClipRecord
+from datasets.url_folder import UrlFolder, is_url
 from datasets.synth import check_machine_id, clip_seed
 from errors import FaultsynthError
 from generators.noise import rms
@@ -147,12 +150,41 @@ def _finish(staging: Path, records: list[ClipRecord], events: list, meta: dict, 
     write_manifest(staging, records)
 
 
-def _produce(out: Path, jobs: list, function: Callable, workers: int, meta: dict,
+def _check_output(out: str | Path, scheduler: str | None) -> None:
+    """Refuse, before any work, an output that cannot be written: a local folder that cannot be made, or a
+    URL whose file system is unknown or not installed, or that a remote cluster would have to build."""
+    if not is_url(out):
+        check_output_path(out)
+        return
+    UrlFolder(out)  # an unknown protocol or a missing package is refused here
+    if scheduler is not None and not scheduler.startswith("local:"):
+        raise FaultsynthError(f"{out}: inject and mix build a URL's dataset on this machine, which the workers of "
+                              f"{scheduler} cannot see: expected --scheduler local:N, or a shared folder as --out")
+
+
+def _disk_of(out: str | Path) -> str | Path:
+    """Where the dataset takes disk space while it is built: ``out``, or the temporary folder for a URL."""
+    return tempfile.gettempdir() if is_url(out) else out
+
+
+def _produce(out: str | Path, jobs: list, function: Callable, workers: int, meta: dict,
              with_events: bool, events: Sequence[tuple] = (), scheduler: str | None = None) -> list[ClipRecord]:
     """Run the clip jobs into a staging folder and publish it as ``out`` (new or empty) when all succeeded.
 
     The jobs run on :func:`datasets.executor.executor` (local processes, or a Dask cluster for ``scheduler``).
+    A URL ``out`` is built in a local temporary folder, then uploaded (:func:`_upload`).
     """
+    if is_url(out):
+        url = str(out)
+        folder = UrlFolder(url)
+        _clear_unfinished_upload(folder)
+        if folder.files():
+            raise FaultsynthError(f"{url} exists and is not empty: expected a new or empty output folder")
+        with tempfile.TemporaryDirectory(prefix="faultsynth-") as tmp:
+            records = _produce(Path(tmp) / "dataset", jobs, function, workers, meta, with_events, events, scheduler)
+            _upload(Path(tmp) / "dataset", folder)
+        return [r.replace(root=url) for r in records]
+    out = Path(out)
     with replaced_folder(out, marker=None) as staging, executor(workers, scheduler) as run:
         records, events = [], list(events)
         for row, clip_events in run(function, [(str(staging), job) for job in jobs]):
@@ -161,6 +193,27 @@ def _produce(out: Path, jobs: list, function: Callable, workers: int, meta: dict
         remove_partial_files(staging)  # left by a worker killed mid-write (its clips were redone)
         _finish(staging, records, events, meta, with_events)
     return sorted((r.replace(root=str(out)) for r in records), key=lambda r: r.path)
+
+
+#: Written first and removed last when a dataset is uploaded to a URL: a root holding it is an unfinished upload.
+UPLOADING = f"{META_DIR}/upload.partial"
+
+
+def _upload(local: Path, folder: UrlFolder) -> None:
+    """Upload the finished dataset ``local`` to ``folder``: every file whole, the manifest last."""
+    manifest = meta_file(local, MANIFEST_NAME)
+    folder.write_text(UPLOADING, "an upload to this folder was cut short; the next run clears it\n")
+    for path in sorted(local.rglob("*")):
+        if path.is_file() and path != manifest:
+            folder.write_bytes(path.relative_to(local).as_posix(), path.read_bytes())
+    folder.write_bytes(manifest.relative_to(local).as_posix(), manifest.read_bytes())
+    folder.remove(UPLOADING)
+
+
+def _clear_unfinished_upload(folder: UrlFolder) -> None:
+    """Clear what a killed upload left under ``folder`` (its marker, clips, never a manifest)."""
+    if folder.read_text(UPLOADING) is not None:
+        folder.clear(remove_root=False)
 
 
 # ---- inject ------------------------------------------------------------------------------------
@@ -434,14 +487,14 @@ def inject(input_path: str | Path, config: InjectConfig, out: str | Path, *, lay
     from generators.registry import get_machine
 
     check_scheduler(scheduler)
-    check_output_path(out)
+    _check_output(out, scheduler)
     records = [r for r in load_records(input_path, layout=layout, bad=bad) if r.label == "normal"]
     if not records:
         raise FaultsynthError(f"{input_path}: no normal recordings: expected real normal clips to inject into")
     sources = _validate_sources(records, channel=config.channel, sample_rate=config.sample_rate, bad=bad,
                                 what="normal")
     n_seg = int(round(config.duration_s * sources[0].rate))
-    limits.check_dataset_size(out, n_clips=config.count * (2 + len(config.faults) * len(config.severities)),
+    limits.check_dataset_size(_disk_of(out), n_clips=config.count * (2 + len(config.faults) * len(config.severities)),
                               samples_per_clip=n_seg, bytes_per_sample=4,
                               workers=processes_here(workers, scheduler))
     _preflight(config, sources[0].rate)
@@ -451,7 +504,7 @@ def inject(input_path: str | Path, config: InjectConfig, out: str | Path, *, lay
     meta = {"generator": "faultsynth", "version": version(), "command": "inject", "seed": config.seed,
             "config": config.to_dict(), "input": str(Path(input_path).resolve()),
             "recordings": [s.record.path for s in sources]}
-    return _produce(Path(out), jobs, _inject_one, workers, meta, with_events, scheduler=scheduler)
+    return _produce(out, jobs, _inject_one, workers, meta, with_events, scheduler=scheduler)
 
 
 def _preflight(config: InjectConfig, rate: int) -> None:
@@ -583,7 +636,7 @@ def mix_noise(input_path: str | Path, noise_path: str | Path, out: str | Path, *
     snrs = [limits.check_float("SNR", s, limits.SNR_DB, "dB") for s in snrs_db]
     limits.check_int("seed", seed, limits.SEED)
     check_scheduler(scheduler)
-    check_output_path(out)
+    _check_output(out, scheduler)
     clips = load_records(input_path, bad=bad)
     clip_sources = _validate_sources(clips, channel=0, sample_rate=None, bad=bad, what="synthetic")
     noise_records = [r for r in load_records(noise_path, layout=noise_layout, bad=bad) if r.label == "normal"]
@@ -598,7 +651,7 @@ def mix_noise(input_path: str | Path, noise_path: str | Path, out: str | Path, *
         raise FaultsynthError(f"{too_long[0].record.file}: lasts {too_long[0].n_samples / rate:.3f} s but the longest "
                               f"noise recording lasts {longest / rate:.3f} s: expected noise at least as long as "
                               "the clips")
-    limits.check_dataset_size(out, n_clips=len(clip_sources) * len(snrs), bytes_per_sample=4,
+    limits.check_dataset_size(_disk_of(out), n_clips=len(clip_sources) * len(snrs), bytes_per_sample=4,
                               workers=processes_here(workers, scheduler),
                               samples_per_clip=max(s.n_samples for s in clip_sources))
     jobs, numbers = [], ClipNumbers()
@@ -612,7 +665,7 @@ def mix_noise(input_path: str | Path, noise_path: str | Path, out: str | Path, *
             "config": {"input": str(Path(input_path).resolve()), "noise": str(Path(noise_path).resolve()),
                        "snrs_db": snrs, "noise_layout": noise_layout, "noise_channel": noise_channel}}
     events = _input_events(Path(input_path), jobs)
-    return _produce(Path(out), jobs, _mix_one, workers, meta, with_events=events is not None,
+    return _produce(out, jobs, _mix_one, workers, meta, with_events=events is not None,
                     events=events or (), scheduler=scheduler)
 
 
@@ -703,7 +756,7 @@ def write_mixed_training_set(real_path: str | Path, synthetic_path: str | Path, 
         limits.check_int("sample rate (Hz)", sample_rate, limits.SAMPLE_RATE_HZ)
     limits.check_float("real fraction", real_fraction, (0.0, 1.0))
     check_scheduler(scheduler)
-    check_output_path(out)
+    _check_output(out, scheduler)
     real = load_records(real_path, layout=real_layout, bad=bad)
     synthetic = load_records(synthetic_path, bad=bad)
     machines = sorted({r.machine for r in synthetic})
@@ -716,7 +769,7 @@ def write_mixed_training_set(real_path: str | Path, synthetic_path: str | Path, 
         raise FaultsynthError(f"the chosen clips have mixed sample rates {rates} Hz: expected one rate; "
                               "pass --sample-rate to resample them")
     rate = sample_rate or rates[0]
-    limits.check_dataset_size(out, n_clips=len(chosen), bytes_per_sample=4,
+    limits.check_dataset_size(_disk_of(out), n_clips=len(chosen), bytes_per_sample=4,
                               workers=processes_here(workers, scheduler),
                               samples_per_clip=max(int(r.duration_s * rate) + 1 for r in chosen))
     numbers = ClipNumbers()
@@ -726,4 +779,4 @@ def write_mixed_training_set(real_path: str | Path, synthetic_path: str | Path, 
             "config": {"real": str(Path(real_path).resolve()), "synthetic": str(Path(synthetic_path).resolve()),
                        "real_fraction": real_fraction, "count": n_clips, "channel": channel,
                        "sample_rate": rate, "machine_id": machine_id}}
-    return _produce(Path(out), jobs, _copy_one, workers, meta, with_events=False, scheduler=scheduler)
+    return _produce(out, jobs, _copy_one, workers, meta, with_events=False, scheduler=scheduler)

@@ -247,7 +247,8 @@ def inject(
                                        "(fault, severity)."),
     duration: float = typer.Option(10.0, help="Clip length in seconds."),
     seed: int = typer.Option(0, help="Root seed."),
-    out: str = typer.Option(..., help="Output dataset folder (new or empty)."),
+    out: str = typer.Option(..., help="Output dataset folder (new or empty), or an fsspec URL (built here, then "
+                                      "uploaded, the manifest last)."),
     rpm: Optional[str] = typer.Option(None, help="Known shaft speed in rpm (value or lo:hi)."),
     bearing: Optional[str] = typer.Option(None, help="Bearing preset, e.g. 6205."),
     param: Optional[list[str]] = typer.Option(None, help="Other known machine parameter NAME=VALUE (or lo:hi), "
@@ -301,7 +302,8 @@ def mix(
     synthetic: Optional[Path] = typer.Option(None, help="Mixed training set: synthetic dataset."),
     real_fraction: Optional[float] = typer.Option(None, help="Mixed training set: fraction of real clips (0..1)."),
     count: int = typer.Option(100, help="Mixed training set: number of clips."),
-    out: str = typer.Option(..., help="Output dataset folder (new or empty)."),
+    out: str = typer.Option(..., help="Output dataset folder (new or empty), or an fsspec URL (built here, then "
+                                      "uploaded, the manifest last)."),
     seed: int = typer.Option(0, help="Root seed."),
     layout: str = typer.Option("auto", help="Layout of --noise or --real (auto detects)."),
     channel: str = typer.Option("0", help="Channel of multi-channel noise/real recordings: index or 'mean'."),

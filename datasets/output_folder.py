@@ -38,13 +38,13 @@ def check_output_path(out: str | Path) -> None:
     Raises
     ------
     FaultsynthError
-        ``out`` is a URL (only ``synth`` writes to fsspec URLs), a file (or under one), a name
+        ``out`` is a URL (only ``synth``, ``inject`` and ``mix`` write datasets to URLs), a file (or under one), a name
         in it is not valid UTF-8 or is too long for the file system, or its nearest existing
         folder is not writable.
     """
     if is_url(out):
         raise FaultsynthError(f"{out}: this command writes a local (or shared) folder, not a URL: expected a "
-                              "folder path (only synth writes to fsspec URLs)")
+                              "folder path (only synth, inject and mix write datasets to fsspec URLs)")
     out = Path(out)
     try:
         str(out).encode("utf-8")

@@ -1,4 +1,5 @@
-"""`synth` to an fsspec URL: the bytes of a local folder, the manifest last, resume, clear refusals."""
+"""`synth`, `inject` and `mix` to an fsspec URL: the bytes of a local folder, the manifest last, resume or
+clean-up after a cut, clear refusals."""
 
 from __future__ import annotations
 
@@ -124,6 +125,57 @@ def test_unknown_protocol_or_missing_package_is_refused(tmp_path, monkeypatch):
                         {"class": "fakestore_fs.FakeFileSystem", "err": "Install fakestore_fs"})
     with pytest.raises(FaultsynthError, match=r"needs the package fakestore_fs: pip install fakestore_fs"):
         synthesize(BEARING, "fakestore://bucket/ds", progress=False)
+    from datasets.output_folder import check_output_path
+
+    with pytest.raises(FaultsynthError, match="only synth, inject and mix write datasets to fsspec URLs"):
+        check_output_path("memory://x")  # models, reports and firmware go to local folders
+
+
+#: inject into one real DCASE 2020 fan clip: a train and a test normal clip, one injected clip.
+INJECT = dict(machine="fan", faults=("unbalance",), severities=(1.0,), count=1, duration_s=0.5, seed=9)
+
+
+def test_inject_and_mix_to_a_url_give_the_bytes_of_a_local_folder(tmp_path, memory, shared_data):
+    """Built locally, uploaded whole with the manifest last: the same files as a local folder."""
+    from datasets.blend import InjectConfig, inject, mix_noise
+
+    source = shared_data / "dcase2020" / "dev_data" / "unknown" / "train" / "normal_id_00_00000000.wav"
+    inject(source, InjectConfig(**INJECT), tmp_path / "local")
+    records = inject(source, InjectConfig(**INJECT), (tmp_path / "url").as_uri(), workers=2)
+    assert len(records) == 3 and tree_digest(tmp_path / "url") == tree_digest(tmp_path / "local")
+    mix_noise(tmp_path / "local", shared_data / "mimii", tmp_path / "mixed", snrs_db=(0,), seed=2)
+    mix_noise(tmp_path / "local", shared_data / "mimii", "memory://mixed", snrs_db=(0,), seed=2)
+    assert memory_digest(memory, "/mixed") == tree_digest(tmp_path / "mixed")
+    with pytest.raises(FaultsynthError, match="not empty"):  # a URL holding something is never overwritten
+        mix_noise(tmp_path / "local", shared_data / "mimii", "memory://mixed", snrs_db=(0,), seed=2)
+
+
+def test_a_cut_upload_is_cleared_by_the_next_run(tmp_path, memory, shared_data, monkeypatch):
+    import datasets.blend
+    from datasets.blend import UPLOADING, InjectConfig, inject
+
+    source = shared_data / "dcase2020" / "dev_data" / "unknown" / "train" / "normal_id_00_00000000.wav"
+    inject(source, InjectConfig(**INJECT), tmp_path / "local")
+    real_write = datasets.blend.UrlFolder.write_bytes
+    written = []
+
+    def cut_after_two_files(self, rel, data):
+        if len(written) == 3:  # the marker and two clips uploaded: the connection dies
+            raise FaultsynthError("connection lost")
+        written.append(rel)
+        real_write(self, rel, data)
+
+    monkeypatch.setattr(datasets.blend.UrlFolder, "write_bytes", cut_after_two_files)
+    with pytest.raises(FaultsynthError, match="connection lost"):
+        inject(source, InjectConfig(**INJECT), "memory://ds")
+    left = memory_digest(memory, "/ds")
+    assert UPLOADING in left and not any(name.endswith("manifest.csv") for name in left)  # never a manifest
+    monkeypatch.undo()
+    inject(source, InjectConfig(**INJECT), "memory://ds")
+    assert memory_digest(memory, "/ds") == tree_digest(tmp_path / "local")  # the marker is gone too
+
+
+def test_inject_to_a_url_on_a_remote_cluster_is_refused_before_work(tmp_path):
     result = run_cli("inject", "--input", tmp_path, "--machine", "fan", "--faults", "unbalance",
-                     "--out", "memory://x")
-    assert result.returncode != 0 and result.stderr.startswith("error:") and "only synth" in result.stderr
+                     "--out", "memory://x", "--scheduler", "tcp://127.0.0.1:1")
+    assert result.returncode != 0 and result.stderr.startswith("error:") and "local:N" in result.stderr
