@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Iterator
@@ -32,6 +33,15 @@ def _siblings(out: Path) -> tuple[Path, Path, Path]:
             out.with_name(f".{out.name}.lock"))
 
 
+#: A URL as a Path has folded it: ``Path("memory://x")`` is ``memory:/x`` (schemes of one letter are drive letters).
+_FOLDED_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:(/|$)")
+
+
+def looks_like_url(out: str | Path) -> bool:
+    """True if ``out`` is a URL, also one that a command-line Path option has already folded into a path."""
+    return is_url(out) or (isinstance(out, Path) and _FOLDED_URL.match(str(out)) is not None)
+
+
 def check_output_path(out: str | Path) -> None:
     """Refuse an output folder that cannot be made, before any work starts.
 
@@ -42,7 +52,7 @@ def check_output_path(out: str | Path) -> None:
         in it is not valid UTF-8 or is too long for the file system, or its nearest existing
         folder is not writable.
     """
-    if is_url(out):
+    if looks_like_url(out):
         raise FaultsynthError(f"{out}: this command writes a local (or shared) folder, not a URL: expected a "
                               "folder path (only synth, inject and mix write datasets to fsspec URLs)")
     out = Path(out)

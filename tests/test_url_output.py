@@ -11,7 +11,7 @@ import pytest
 from datasets.manifest import META_DIR
 from datasets.synth import JOURNAL_CHUNKS, SynthConfig, synthesize
 from errors import FaultsynthError
-from tests.conftest import run_cli
+from tests.conftest import PROJECT, run_cli
 from tests.test_synth import tree_digest
 
 #: Float WAV (vibration) clips.
@@ -125,10 +125,14 @@ def test_unknown_protocol_or_missing_package_is_refused(tmp_path, monkeypatch):
                         {"class": "fakestore_fs.FakeFileSystem", "err": "Install fakestore_fs"})
     with pytest.raises(FaultsynthError, match=r"needs the package fakestore_fs: pip install fakestore_fs"):
         synthesize(BEARING, "fakestore://bucket/ds", progress=False)
-    from datasets.output_folder import check_output_path
-
-    with pytest.raises(FaultsynthError, match="only synth, inject and mix write datasets to fsspec URLs"):
-        check_output_path("memory://x")  # models, reports and firmware go to local folders
+    # models, reports and firmware go to local folders: a URL is refused, also once the CLI made it a Path
+    synthesize(SynthConfig(machine="fan", count=4, duration_s=0.25, seed=1), tmp_path / "ds", progress=False)
+    folded = PROJECT / "memory:"  # where Path("memory://...") would have put a local folder (run_cli's cwd)
+    assert not folded.exists()
+    result = run_cli("train", "--data", tmp_path / "ds", "--model", "kmeans", "--out", "memory://models")
+    assert result.returncode != 0 and result.stderr.startswith("error:")
+    assert "only synth, inject and mix write datasets to fsspec URLs" in result.stderr
+    assert not folded.exists()
 
 
 #: inject into one real DCASE 2020 fan clip: a train and a test normal clip, one injected clip.
