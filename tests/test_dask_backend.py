@@ -235,3 +235,20 @@ def test_tune_on_the_cluster_gives_the_local_results(tmp_path, cluster):
             tables.append([{k: v for k, v in row.items() if k != "fit_seconds"}  # wall time: differs per run
                            for row in csv.DictReader(handle)])
     assert tables[0] == tables[1]
+
+
+def _malloc_trim_threshold():
+    import os
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")  # the module's cluster holds it
+def test_local_cluster_workers_keep_the_adaptive_allocator():
+    """Dask's nannies set MALLOC_TRIM_THRESHOLD_ (which turns glibc's adaptive mmap threshold off and makes every
+    clip-sized array a fresh mapping); `local:N` workers start without it, also after another cluster of this
+    process (the module's) put it into os.environ."""
+    from datasets.executor import dask_client
+
+    with dask_client("local:1") as client:
+        assert client.submit(_malloc_trim_threshold, pure=False).result() is None
