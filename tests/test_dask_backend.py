@@ -7,9 +7,7 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
-import time
 
 import pytest
 
@@ -18,9 +16,9 @@ distributed = pytest.importorskip("distributed")
 from datasets.blend import InjectConfig, inject, mix_noise  # noqa: E402
 from datasets.executor import check_scheduler, executor, processes_here, shard_size  # noqa: E402
 from datasets.manifest import META_DIR  # noqa: E402
-from datasets.synth import JOURNAL, SynthConfig, synthesize  # noqa: E402
+from datasets.synth import SynthConfig, synthesize  # noqa: E402
 from errors import FaultsynthError  # noqa: E402
-from tests.conftest import PROJECT, run_cli  # noqa: E402
+from tests.conftest import kill_synth_mid_run, run_cli  # noqa: E402
 from tests.test_synth import tree_digest  # noqa: E402
 
 CONFIG = SynthConfig(machine="bearing", faults=("outer_race", "imbalance"), severities=(0.5, 1.0), count=4,
@@ -84,20 +82,9 @@ def test_cli_local_cluster_is_byte_identical(tmp_path, reference):
 
 def test_killed_client_resumes_to_identical_files(tmp_path, cluster, reference):
     target = tmp_path / "ds"
-    args = [*CLI_ARGS, "--scheduler", cluster.scheduler_address, "--out", str(target)]
-    proc = subprocess.Popen([sys.executable, str(PROJECT / "cli.py"), *args], cwd=PROJECT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    journal = target / META_DIR / JOURNAL
-    deadline = time.time() + 60
-    while time.time() < deadline and proc.poll() is None:
-        if journal.exists() and len(journal.read_text().splitlines()) >= 2:
-            break
-        time.sleep(0.005)
-    assert proc.poll() is None, "synth finished before it could be killed; make the run longer"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (target / META_DIR / "manifest.csv").exists()
-    done = run_cli(*args)
+    args = [*CLI_ARGS, "--scheduler", cluster.scheduler_address]
+    kill_synth_mid_run(*args, out=target, clips=2, timeout=60)
+    done = run_cli(*args, "--out", target)
     assert done.returncode == 0, done.stderr
     assert tree_digest(target) == reference
     assert not list(target.rglob("*.part"))

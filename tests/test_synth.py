@@ -5,11 +5,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +17,7 @@ from datasets.manifest import META_DIR, read_manifest
 from datasets.records import MANIFEST_COLUMNS
 from datasets.synth import JOURNAL, SynthConfig, clip_seed, synthesize
 from errors import FaultsynthError
-from tests.conftest import PROJECT, run_cli
+from tests.conftest import PROJECT, kill_synth_mid_run, run_cli
 
 SMALL = dict(machine="bearing", faults=("outer_race", "imbalance"), severities=(0.5, 1.0), count=2,
              duration_s=0.5, sample_rate=12000, seed=7, fixed={"rpm": 1797.0, "bearing": "6205"})
@@ -85,20 +82,9 @@ def test_interrupted_run_resumes_to_identical_files(tmp_path):
     reference = tmp_path / "reference"
     assert run_cli(*args, "--out", reference).returncode == 0
     target = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, str(PROJECT / "cli.py"), *args, "--out", str(target)],
-                            cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    journal = target / META_DIR / JOURNAL
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if journal.exists() and len(journal.read_text().splitlines()) >= 3:
-            break
-        time.sleep(0.005)
-    assert proc.poll() is None, "synth finished before it could be killed; make the run longer"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (target / META_DIR / "manifest.csv").exists()
+    kill_synth_mid_run(*args, out=target, clips=3)
     # a torn journal line and a half-written clip, as left by a kill in the middle of a write
-    with journal.open("a") as handle:
+    with (target / META_DIR / JOURNAL).open("a") as handle:
         handle.write('{"index": 3, "rec')
     (target / "bearing" / "train" / ".normal_id_00_00000009.wav.x1y2.part").write_bytes(b"RIFF")
     done = run_cli(*args, "--out", target)
