@@ -70,6 +70,6 @@ def _write_url_clip(url: str, rel_path: str, signal: np.ndarray, rate: int, subt
     from datasets.url_folder import url_folder
     from datasets.wav import wav_bytes
 
-    data = wav_bytes(signal, rate, subtype=subtype)
+    data = wav_bytes(signal, rate, subtype=subtype, name=f"{url}/{rel_path}")
     url_folder(url).write_bytes(rel_path, data)
     return hashlib.sha256(data).hexdigest()

@@ -41,30 +41,22 @@ def write_wav(path: str | Path, signal: np.ndarray, sample_rate: int, *, subtype
     str
         Hex sha256 of the written file.
     """
-    if subtype not in SUBTYPES:
-        raise FaultsynthError(f"WAV subtype must be one of {SUBTYPES}, got {subtype!r}")
-    signal = np.asarray(signal)
-    if not np.all(np.isfinite(signal)):
-        raise FaultsynthError(f"{path}: refusing to write NaN or infinite samples")
+    data = wav_bytes(signal, sample_rate, subtype=subtype, name=str(path))
     with atomic_path(path) as tmp:
-        if subtype == "FLOAT":
-            scipy.io.wavfile.write(tmp, int(sample_rate), signal.astype(np.float32))
-        else:
-            sf.write(tmp, signal, int(sample_rate), subtype="PCM_16", format="WAV")
-        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-    return digest
+        tmp.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
 
 
-def wav_bytes(signal: np.ndarray, sample_rate: int, *, subtype: str = "PCM_16") -> bytes:
-    """The bytes :func:`write_wav` writes for ``signal`` (for writers that upload whole files, e.g. to a URL).
+def wav_bytes(signal: np.ndarray, sample_rate: int, *, subtype: str = "PCM_16", name: str = "WAV") -> bytes:
+    """The bytes of ``signal`` as a WAV file (what :func:`write_wav` writes; uploads use them directly).
 
-    Parameters and checks as :func:`write_wav`.
+    Parameters as :func:`write_wav`; ``name`` (the destination) is named in the errors.
     """
     if subtype not in SUBTYPES:
         raise FaultsynthError(f"WAV subtype must be one of {SUBTYPES}, got {subtype!r}")
     signal = np.asarray(signal)
     if not np.all(np.isfinite(signal)):
-        raise FaultsynthError("refusing to write NaN or infinite samples")
+        raise FaultsynthError(f"{name}: refusing to write NaN or infinite samples")
     buffer = io.BytesIO()
     if subtype == "FLOAT":
         scipy.io.wavfile.write(buffer, int(sample_rate), signal.astype(np.float32))
