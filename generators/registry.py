@@ -130,20 +130,19 @@ def render_clip(machine_name: str, *, fault: str, severity: float, duration_s: f
     params.update(sample_rate=int(sample_rate), duration_s=float(duration_s))
     parts = machine.render(params, duration_s=duration_s, sample_rate=int(sample_rate),
                            rng=np.random.default_rng(render_seq))
-    record_fault = None
+    record_fault = response = None
     if machine.kind == "audio":
         # the chain runs once on machine plus fault; the noise's chain is applied to its spectrum
         machine_part = record(parts.machine + parts.fault, sample_rate=int(sample_rate), params=params,
                               rng=np.random.default_rng(recording_seq), fixed=fixed)
         fault_part = parts.fault
         record_fault = functools.partial(apply_recording, sample_rate=int(sample_rate), values=params, source=True)
-        noise = colored_noise(np.random.default_rng(noise_seq), machine_part.size, params["noise_color"],
-                              response=noise_response(params, sample_rate=int(sample_rate)))
+        response = noise_response(params, sample_rate=int(sample_rate))
         clean = machine_part
     else:
         machine_part, fault_part = parts.machine, parts.fault
-        noise = colored_noise(np.random.default_rng(noise_seq), machine_part.size, params["noise_color"])
         clean = machine_part + fault_part
+    noise = colored_noise(np.random.default_rng(noise_seq), clean.size, params["noise_color"], response=response)
     noise = scale_to_snr(clean, noise, params["snr_db"])
     signal = apply_sensor(params["sensor"], clean + noise, sample_rate=int(sample_rate),
                           rng=np.random.default_rng(sensor_seq), params=params)
